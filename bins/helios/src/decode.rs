@@ -1,0 +1,142 @@
+//! `helios decode`: flow captures to JSON lines, for debugging an exporter.
+
+use std::io::{BufWriter, Write};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use helios_core::decode::{Decoder, DecoderConfig, Protocol};
+use helios_core::encode::json;
+use helios_core::error::Reason;
+use helios_core::flow::Batch;
+
+/// Decode NetFlow v5/v9, IPFIX and sFlow v5 from captures and print one JSON object per flow.
+///
+/// Reads pcap/pcapng files (every UDP datagram is a flow export; the exporter is its IP source
+/// address; template state carries over from file to file in the order given) or, with --raw, files
+/// that each hold one UDP payload. Output keys are goflow2's field names. A malformed datagram is
+/// reported on stderr with its reason and decoding goes on; the exit code is non-zero only when an
+/// input cannot be read.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  helios decode capture.pcap\n  helios decode --raw --exporter 192.0.2.1 tpl.dat data.dat\n  helios decode --save-templates t.json a.pcap && helios decode --load-templates t.json b.pcap")]
+pub struct Args {
+    /// Capture files, decoded in order.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Each file is one raw UDP payload (no pcap framing).
+    #[arg(long)]
+    raw: bool,
+    /// Exporter address of --raw payloads.
+    #[arg(long, default_value = "127.0.0.1", env = "HELIOS_EXPORTER")]
+    exporter: IpAddr,
+    /// Load a template cache saved by --save-templates before decoding.
+    #[arg(long, value_name = "FILE")]
+    load_templates: Option<PathBuf>,
+    /// Save the template cache after decoding (JSON), to decode later captures without waiting for
+    /// template refreshes.
+    #[arg(long, value_name = "FILE")]
+    save_templates: Option<PathBuf>,
+    /// Leave out fields Helios does not map (they are printed under "extra" as hex by default).
+    #[arg(long)]
+    no_extra: bool,
+    /// Print a summary of datagrams, flows and errors per reason on stderr at the end.
+    #[arg(long)]
+    summary: bool,
+}
+
+/// Records per batch; a datagram never holds more than this many.
+const BATCH: usize = 8192;
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let mut decoder = Decoder::new(DecoderConfig { keep_extra_fields: !args.no_extra, ..DecoderConfig::default() });
+    if let Some(path) = &args.load_templates {
+        let saved = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        decoder.templates_mut().import(&saved, now_s()).with_context(|| format!("loading {}", path.display()))?;
+    }
+    let stdout = std::io::stdout();
+    let mut out = Output { decoder, batch: Batch::with_capacity(BATCH), line: Vec::with_capacity(4096), sink: BufWriter::new(stdout.lock()) };
+    let mut unreadable = 0;
+    for path in &args.files {
+        if let Err(e) = out.file(path, args) {
+            eprintln!("helios decode: {e:#}");
+            unreadable += 1;
+        }
+    }
+    out.sink.flush().context("writing to stdout")?;
+    if let Some(path) = &args.save_templates {
+        std::fs::write(path, out.decoder.templates().export()).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.summary {
+        summary(&out.decoder);
+    }
+    Ok(if unreadable == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+struct Output<W: Write> {
+    decoder: Decoder,
+    batch: Batch,
+    line: Vec<u8>,
+    sink: W,
+}
+
+impl<W: Write> Output<W> {
+    fn file(&mut self, path: &Path, args: &Args) -> anyhow::Result<()> {
+        if args.raw {
+            let payload = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            return self.datagram(path, 1, args.exporter, now_ns(), &payload);
+        }
+        let mut index = 0u64;
+        let mut failed = Ok(());
+        helios_pcap::for_each_udp(path, |d| {
+            index += 1;
+            if failed.is_ok() {
+                failed = self.datagram(path, index, d.src, d.ts_ns, d.payload);
+            }
+        })?;
+        failed
+    }
+
+    fn datagram(&mut self, path: &Path, index: u64, exporter: IpAddr, ts_ns: u64, payload: &[u8]) -> anyhow::Result<()> {
+        self.batch.clear();
+        if let Err(e) = self.decoder.decode(exporter, ts_ns, payload, &mut self.batch) {
+            eprintln!("{}: datagram {index}: {e}", path.display());
+        }
+        for rec in self.batch.records() {
+            self.line.clear();
+            json::write_record(rec, self.batch.extra_fields(rec), &mut self.line);
+            self.sink.write_all(&self.line).context("writing to stdout")?;
+        }
+        Ok(())
+    }
+}
+
+fn summary(decoder: &Decoder) {
+    let s = decoder.stats();
+    for p in Protocol::ALL {
+        if s.datagrams(p) > 0 {
+            eprintln!("{}: {} datagrams, {} flows", p.as_str(), s.datagrams(p), s.flows(p));
+        }
+    }
+    for r in Reason::ALL {
+        if s.errors(r) > 0 {
+            eprintln!("errors {}: {}", r.as_str(), s.errors(r));
+        }
+    }
+    eprintln!(
+        "templates: {} held, {} learnt, {} withdrawn; option records: {}; sFlow counter samples: {}",
+        decoder.templates().len(),
+        s.templates_learned,
+        s.templates_withdrawn,
+        s.option_records,
+        s.counter_samples
+    );
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn now_s() -> u64 {
+    now_ns() / 1_000_000_000
+}

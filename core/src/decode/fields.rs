@@ -1,0 +1,377 @@
+//! Information elements (IPFIX, RFC 7012 / IANA registry; NetFlow v9 field types, RFC 3954 §8) mapped
+//! onto [`FlowRecord`] fields. A template is compiled once into [`Target`]s; decoding a record is then a
+//! walk over the compiled ops with no lookups and no length checks beyond the record's own.
+
+use super::reader::be_uint;
+use crate::flow::{Addr, FlowRecord};
+
+/// Template field length that announces a variable-length field (RFC 7011 §7).
+pub(crate) const VARIABLE_LENGTH: u16 = 65535;
+
+/// What to do with one field of a record. Decided when the template is compiled, with the field's
+/// length already checked against what the target accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// Ignore (zero-length fields, scope fields of option templates).
+    Skip,
+    /// Not mapped: kept as an extra field when the decoder keeps extras.
+    Unmapped,
+    Bytes,
+    Packets,
+    /// Post/out counters: used only when the primary counter is absent or zero.
+    BytesFallback,
+    PacketsFallback,
+    Proto,
+    Tos,
+    TcpFlags,
+    SrcPort,
+    DstPort,
+    SrcAddr,
+    DstAddr,
+    SrcNet,
+    DstNet,
+    InIf,
+    OutIf,
+    NextHop,
+    BgpNextHop,
+    SrcAs,
+    DstAs,
+    NextHopAs,
+    StartUptimeMs,
+    EndUptimeMs,
+    StartSecs,
+    EndSecs,
+    StartMillis,
+    EndMillis,
+    StartNtp,
+    EndNtp,
+    SysInitMillis,
+    FlowLabel,
+    IcmpTypeCode,
+    IcmpType,
+    IcmpCode,
+    SamplingPacketInterval,
+    SamplingInterval,
+    SamplerRandomInterval,
+    FragmentId,
+    FragmentOffset,
+    IpFlags,
+    Ttl,
+    SrcMac,
+    DstMac,
+    SrcVlan,
+    DstVlan,
+    VlanId,
+    IpVersion,
+    ForwardingStatus,
+    ObservationPointId,
+    MplsLabel,
+}
+
+/// The target of IANA element `id` with length `len`; anything whose length does not fit its target is
+/// left unmapped rather than misread.
+pub(crate) fn target_for(pen: u32, id: u16, len: u16) -> Target {
+    use Target::*;
+    if len == 0 {
+        return Skip;
+    }
+    if pen != 0 || len == VARIABLE_LENGTH {
+        return Unmapped;
+    }
+    let (target, fits) = match id {
+        1 => (Bytes, numeric(len)),
+        2 => (Packets, numeric(len)),
+        23 | 85 => (BytesFallback, numeric(len)),
+        24 | 86 => (PacketsFallback, numeric(len)),
+        4 => (Proto, numeric(len)),
+        5 => (Tos, numeric(len)),
+        6 => (TcpFlags, numeric(len)),
+        7 => (SrcPort, numeric(len)),
+        11 => (DstPort, numeric(len)),
+        8 => (SrcAddr, len == 4),
+        12 => (DstAddr, len == 4),
+        27 => (SrcAddr, len == 16),
+        28 => (DstAddr, len == 16),
+        9 | 29 => (SrcNet, numeric(len)),
+        13 | 30 => (DstNet, numeric(len)),
+        10 => (InIf, numeric(len)),
+        14 => (OutIf, numeric(len)),
+        15 => (NextHop, len == 4),
+        62 => (NextHop, len == 16),
+        18 => (BgpNextHop, len == 4),
+        63 => (BgpNextHop, len == 16),
+        16 => (SrcAs, numeric(len)),
+        17 => (DstAs, numeric(len)),
+        128 => (NextHopAs, numeric(len)),
+        21 => (EndUptimeMs, numeric(len)),
+        22 => (StartUptimeMs, numeric(len)),
+        150 => (StartSecs, numeric(len)),
+        151 => (EndSecs, numeric(len)),
+        152 => (StartMillis, numeric(len)),
+        153 => (EndMillis, numeric(len)),
+        154 | 156 => (StartNtp, len == 8),
+        155 | 157 => (EndNtp, len == 8),
+        160 => (SysInitMillis, numeric(len)),
+        31 => (FlowLabel, numeric(len)),
+        32 | 139 => (IcmpTypeCode, numeric(len)),
+        176 | 178 => (IcmpType, numeric(len)),
+        177 | 179 => (IcmpCode, numeric(len)),
+        305 => (SamplingPacketInterval, numeric(len)),
+        34 => (SamplingInterval, numeric(len)),
+        50 => (SamplerRandomInterval, numeric(len)),
+        54 => (FragmentId, numeric(len)),
+        88 => (FragmentOffset, numeric(len)),
+        197 => (IpFlags, numeric(len)),
+        192 => (Ttl, numeric(len)),
+        56 => (SrcMac, len == 6),
+        80 => (DstMac, len == 6),
+        58 => (SrcVlan, numeric(len)),
+        59 => (DstVlan, numeric(len)),
+        243 => (VlanId, numeric(len)),
+        60 => (IpVersion, numeric(len)),
+        89 => (ForwardingStatus, numeric(len)),
+        138 => (ObservationPointId, numeric(len)),
+        70..=79 => (MplsLabel, len == 3 || len == 4),
+        _ => (Unmapped, true),
+    };
+    if fits { target } else { Unmapped }
+}
+
+const fn numeric(len: u16) -> bool {
+    len >= 1 && len <= 8
+}
+
+/// Per-record values that need the whole record (or the exporter's option data) before they can be
+/// turned into record fields.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Scratch {
+    /// Sampling rate seen in this record and the priority of its element (IE 305 > 34 > 50).
+    pub(crate) sampling: u64,
+    sampling_priority: u8,
+    pub(crate) sys_init_ms: u64,
+    start_uptime_ms: Option<u32>,
+    end_uptime_ms: Option<u32>,
+    /// A bounded list overflowed (more MPLS labels than the record holds).
+    pub(crate) truncated: bool,
+}
+
+impl Scratch {
+    fn offer_sampling(&mut self, priority: u8, v: u64) {
+        if priority > self.sampling_priority && v != 0 {
+            self.sampling = v;
+            self.sampling_priority = priority;
+        }
+    }
+}
+
+/// Datagram-level clock of NetFlow v9 / IPFIX, for fields relative to the exporter's uptime.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Clock {
+    /// Export time of the datagram, in ns since the Unix epoch.
+    pub(crate) export_ns: u64,
+    /// NetFlow v9 header `sys_uptime` (ms); `None` for IPFIX.
+    pub(crate) uptime_ms: Option<u32>,
+    /// IPFIX `systemInitTimeMilliseconds` learnt from the exporter's option data (0 = unknown).
+    pub(crate) sys_init_ms: u64,
+}
+
+const NS_PER_MS: u64 = 1_000_000;
+const NS_PER_S: u64 = 1_000_000_000;
+/// Seconds from the NTP era (1900) to the Unix epoch (RFC 7011 §6.1.10).
+const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
+
+fn ntp_to_unix_ns(v: u64) -> u64 {
+    let secs = (v >> 32).saturating_sub(NTP_UNIX_OFFSET);
+    let frac = ((v & 0xffff_ffff) * NS_PER_S) >> 32;
+    secs.saturating_mul(NS_PER_S).saturating_add(frac)
+}
+
+fn mac(v: &[u8]) -> u64 {
+    be_uint(v)
+}
+
+/// Writes the value `v` of a field with target `t` into `rec`.
+#[inline]
+pub(crate) fn apply(t: Target, v: &[u8], rec: &mut FlowRecord, s: &mut Scratch) {
+    use Target::*;
+    let n = || be_uint(v);
+    let n32 = || be_uint(v) as u32;
+    match t {
+        Skip | Unmapped => {}
+        Bytes => rec.bytes = n(),
+        Packets => rec.packets = n(),
+        BytesFallback => {
+            if rec.bytes == 0 {
+                rec.bytes = n()
+            }
+        }
+        PacketsFallback => {
+            if rec.packets == 0 {
+                rec.packets = n()
+            }
+        }
+        Proto => rec.proto = n32(),
+        Tos => rec.ip_tos = n32(),
+        TcpFlags => rec.tcp_flags = n32(),
+        SrcPort => rec.src_port = n32(),
+        DstPort => rec.dst_port = n32(),
+        SrcAddr => rec.src_addr = Addr::from_slice(v).unwrap_or_default(),
+        DstAddr => rec.dst_addr = Addr::from_slice(v).unwrap_or_default(),
+        SrcNet => rec.src_net = n32(),
+        DstNet => rec.dst_net = n32(),
+        InIf => rec.in_if = n32(),
+        OutIf => rec.out_if = n32(),
+        NextHop => rec.next_hop = Addr::from_slice(v).unwrap_or_default(),
+        BgpNextHop => rec.bgp_next_hop = Addr::from_slice(v).unwrap_or_default(),
+        SrcAs => rec.src_as = n32(),
+        DstAs => rec.dst_as = n32(),
+        NextHopAs => rec.next_hop_as = n32(),
+        StartUptimeMs => s.start_uptime_ms = Some(n32()),
+        EndUptimeMs => s.end_uptime_ms = Some(n32()),
+        StartSecs => rec.time_flow_start_ns = n().saturating_mul(NS_PER_S),
+        EndSecs => rec.time_flow_end_ns = n().saturating_mul(NS_PER_S),
+        StartMillis => rec.time_flow_start_ns = n().saturating_mul(NS_PER_MS),
+        EndMillis => rec.time_flow_end_ns = n().saturating_mul(NS_PER_MS),
+        StartNtp => rec.time_flow_start_ns = ntp_to_unix_ns(n()),
+        EndNtp => rec.time_flow_end_ns = ntp_to_unix_ns(n()),
+        SysInitMillis => s.sys_init_ms = n(),
+        FlowLabel => rec.ipv6_flow_label = n32() & 0x000f_ffff,
+        IcmpTypeCode => {
+            let tc = n32();
+            rec.icmp_type = (tc >> 8) & 0xff;
+            rec.icmp_code = tc & 0xff;
+        }
+        IcmpType => rec.icmp_type = n32(),
+        IcmpCode => rec.icmp_code = n32(),
+        SamplingPacketInterval => s.offer_sampling(3, n()),
+        SamplingInterval => s.offer_sampling(2, n()),
+        SamplerRandomInterval => s.offer_sampling(1, n()),
+        FragmentId => rec.fragment_id = n32(),
+        FragmentOffset => rec.fragment_offset = n32(),
+        IpFlags => rec.ip_flags = n32(),
+        Ttl => rec.ip_ttl = n32(),
+        SrcMac => rec.src_mac = mac(v),
+        DstMac => rec.dst_mac = mac(v),
+        SrcVlan => rec.src_vlan = n32(),
+        DstVlan => rec.dst_vlan = n32(),
+        VlanId => rec.vlan_id = n32(),
+        IpVersion => {
+            rec.etype = match n() {
+                4 => 0x0800,
+                6 => 0x86dd,
+                _ => rec.etype,
+            }
+        }
+        ForwardingStatus => rec.forwarding_status = n32(),
+        ObservationPointId => rec.observation_point_id = n32(),
+        MplsLabel => {
+            // RFC 3954 / RFC 7012: label (20 bits), EXP (3), bottom-of-stack (1) in the first 3 bytes.
+            let label = (be_uint(&v[..3]) >> 4) as u32;
+            if !rec.mpls_label.push(label) {
+                s.truncated = true;
+            }
+        }
+    }
+}
+
+/// Completes a record once all its fields are applied: uptime-relative times become absolute, the
+/// exporter's sampling rate fills in when the record carried none.
+#[inline]
+pub(crate) fn finish(rec: &mut FlowRecord, s: &Scratch, clock: &Clock, source_sampling: u64) {
+    if s.start_uptime_ms.is_some() || s.end_uptime_ms.is_some() {
+        let to_ns = |rel_ms: u32| -> u64 {
+            match clock.uptime_ms {
+                // NetFlow v9: relative to the header's sys_uptime; wrapping covers a uptime rollover.
+                Some(up) => clock
+                    .export_ns
+                    .saturating_sub(u64::from(up.wrapping_sub(rel_ms)).saturating_mul(NS_PER_MS)),
+                None => {
+                    let init = if s.sys_init_ms != 0 { s.sys_init_ms } else { clock.sys_init_ms };
+                    if init == 0 { 0 } else { (init + u64::from(rel_ms)).saturating_mul(NS_PER_MS) }
+                }
+            }
+        };
+        if let Some(ms) = s.start_uptime_ms {
+            rec.time_flow_start_ns = to_ns(ms);
+        }
+        if let Some(ms) = s.end_uptime_ms {
+            rec.time_flow_end_ns = to_ns(ms);
+        }
+    }
+    rec.sampling_rate = if s.sampling != 0 { s.sampling } else { source_sampling };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lengths_that_do_not_fit_the_target_stay_unmapped() {
+        assert_eq!(target_for(0, 8, 4), Target::SrcAddr);
+        assert_eq!(target_for(0, 8, 16), Target::Unmapped);
+        assert_eq!(target_for(0, 27, 4), Target::Unmapped);
+        assert_eq!(target_for(0, 1, 9), Target::Unmapped);
+        assert_eq!(target_for(0, 1, 0), Target::Skip);
+        assert_eq!(target_for(0, 1, VARIABLE_LENGTH), Target::Unmapped);
+        assert_eq!(target_for(9, 1, 4), Target::Unmapped);
+        assert_eq!(target_for(0, 56, 6), Target::SrcMac);
+        assert_eq!(target_for(0, 70, 3), Target::MplsLabel);
+    }
+
+    #[test]
+    fn sampling_prefers_ie_305_then_34_then_50() {
+        let mut rec = FlowRecord::default();
+        let mut s = Scratch::default();
+        apply(Target::SamplerRandomInterval, &[0, 5], &mut rec, &mut s);
+        apply(Target::SamplingPacketInterval, &[0, 0, 0, 100], &mut rec, &mut s);
+        apply(Target::SamplingInterval, &[0, 0, 0, 10], &mut rec, &mut s);
+        finish(&mut rec, &s, &Clock::default(), 7);
+        assert_eq!(rec.sampling_rate, 100);
+        let mut rec = FlowRecord::default();
+        finish(&mut rec, &Scratch::default(), &Clock::default(), 7);
+        assert_eq!(rec.sampling_rate, 7);
+    }
+
+    #[test]
+    fn uptime_relative_times_use_the_v9_header_or_the_ipfix_system_init_time() {
+        let mut rec = FlowRecord::default();
+        let mut s = Scratch::default();
+        apply(Target::StartUptimeMs, &1_000u32.to_be_bytes(), &mut rec, &mut s);
+        apply(Target::EndUptimeMs, &2_000u32.to_be_bytes(), &mut rec, &mut s);
+        let v9 = Clock { export_ns: 10 * NS_PER_S, uptime_ms: Some(3_000), sys_init_ms: 0 };
+        finish(&mut rec, &s, &v9, 0);
+        assert_eq!((rec.time_flow_start_ns, rec.time_flow_end_ns), (8 * NS_PER_S, 9 * NS_PER_S));
+        let ipfix = Clock { export_ns: 0, uptime_ms: None, sys_init_ms: 5_000 };
+        finish(&mut rec, &s, &ipfix, 0);
+        assert_eq!(rec.time_flow_start_ns, 6 * NS_PER_S);
+        let unknown = Clock::default();
+        finish(&mut rec, &s, &unknown, 0);
+        assert_eq!(rec.time_flow_end_ns, 0);
+    }
+
+    #[test]
+    fn ntp_timestamps_convert_to_unix_nanoseconds() {
+        let v = ((NTP_UNIX_OFFSET + 1) << 32) | 0x8000_0000;
+        assert_eq!(ntp_to_unix_ns(v), 1_500_000_000);
+        assert_eq!(ntp_to_unix_ns(0), 0);
+    }
+
+    #[test]
+    fn icmp_type_code_and_mpls_labels_split_their_bits() {
+        let mut rec = FlowRecord::default();
+        let mut s = Scratch::default();
+        apply(Target::IcmpTypeCode, &[0x08, 0x00], &mut rec, &mut s);
+        assert_eq!((rec.icmp_type, rec.icmp_code), (8, 0));
+        for _ in 0..5 {
+            apply(Target::MplsLabel, &[0x00, 0x01, 0x41], &mut rec, &mut s);
+        }
+        assert_eq!(rec.mpls_label.as_slice(), &[20, 20, 20, 20]);
+        assert!(s.truncated);
+        apply(Target::IpVersion, &[6], &mut rec, &mut s);
+        assert_eq!(rec.etype, 0x86dd);
+        apply(Target::BytesFallback, &[9], &mut rec, &mut s);
+        apply(Target::Bytes, &[0, 3], &mut rec, &mut s);
+        apply(Target::BytesFallback, &[9], &mut rec, &mut s);
+        assert_eq!(rec.bytes, 3);
+    }
+}

@@ -1,0 +1,259 @@
+//! A template (NetFlow v9 / IPFIX) compiled into a decode plan, and the walk that decodes a data set
+//! with it. Templates are compiled once when they arrive; records are decoded by walking the plan.
+
+use serde::{Deserialize, Serialize};
+
+use super::fields::{self, Clock, Scratch, Target, VARIABLE_LENGTH};
+use super::reader::Reader;
+use crate::error::Reason;
+use crate::flow::{Batch, FlowRecord};
+
+/// Most fields a template may have. A 64 KiB datagram could carry ~16K; no real exporter comes near
+/// this, and the bound keeps a template flood's memory predictable (see `TemplateLimits`).
+pub const MAX_TEMPLATE_FIELDS: usize = 512;
+
+/// One field of a template as the exporter sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldSpec {
+    /// Information element id (enterprise bit removed).
+    pub id: u16,
+    /// Length in bytes; 65535 for variable length.
+    pub len: u16,
+    /// Private enterprise number, 0 for IANA / NetFlow v9 elements.
+    pub pen: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FieldOp {
+    target: Target,
+    len: u16,
+    offset: u32,
+    id: u16,
+    pen: u32,
+}
+
+/// A compiled template.
+#[derive(Debug, Clone)]
+pub(crate) struct Template {
+    specs: Box<[FieldSpec]>,
+    scope_fields: u16,
+    options: bool,
+    ops: Box<[FieldOp]>,
+    /// Record length when no field is variable-length.
+    fixed_len: Option<usize>,
+    /// Shortest possible record (variable-length fields count their 1-byte length prefix).
+    min_len: usize,
+    pub(crate) last_seen_s: u64,
+}
+
+/// Values an options data record carries for its exporter.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct OptionValues {
+    pub(crate) sampling: u64,
+    pub(crate) sys_init_ms: u64,
+    pub(crate) records: usize,
+}
+
+/// Where decoded data records go, and the datagram context they need.
+pub(crate) struct Sink<'b> {
+    pub(crate) batch: &'b mut Batch,
+    pub(crate) base: &'b FlowRecord,
+    pub(crate) clock: Clock,
+    pub(crate) source_sampling: u64,
+    pub(crate) keep_extras: bool,
+    /// Records whose bounded lists overflowed.
+    pub(crate) truncated_lists: u64,
+}
+
+impl Template {
+    /// Compiles `specs`; `None` when the template is unusable (no fields, too many fields, or a data
+    /// record that would be empty).
+    pub(crate) fn compile(specs: &[FieldSpec], scope_fields: u16, options: bool, now_s: u64) -> Option<Template> {
+        if specs.is_empty() || specs.len() > MAX_TEMPLATE_FIELDS || usize::from(scope_fields) > specs.len() {
+            return None;
+        }
+        let mut offset = 0u32;
+        let mut variable = false;
+        let mut min_len = 0usize;
+        let ops: Box<[FieldOp]> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let target = if i < usize::from(scope_fields) { Target::Skip } else { fields::target_for(f.pen, f.id, f.len) };
+                let op = FieldOp { target, len: f.len, offset, id: f.id, pen: f.pen };
+                if f.len == VARIABLE_LENGTH {
+                    variable = true;
+                    min_len += 1;
+                } else {
+                    offset += u32::from(f.len);
+                    min_len += usize::from(f.len);
+                }
+                op
+            })
+            .collect();
+        if min_len == 0 {
+            return None;
+        }
+        Some(Template {
+            specs: specs.into(),
+            scope_fields,
+            options,
+            ops,
+            fixed_len: (!variable).then_some(min_len),
+            min_len,
+            last_seen_s: now_s,
+        })
+    }
+
+    /// Whether this template has exactly these fields (a refresh, not a change).
+    pub(crate) fn same_as(&self, specs: &[FieldSpec], scope_fields: u16, options: bool) -> bool {
+        *self.specs == *specs && self.scope_fields == scope_fields && self.options == options
+    }
+
+    pub(crate) fn specs(&self) -> &[FieldSpec] {
+        &self.specs
+    }
+
+    pub(crate) fn scope_fields(&self) -> u16 {
+        self.scope_fields
+    }
+
+    pub(crate) fn is_options(&self) -> bool {
+        self.options
+    }
+
+    /// Decodes every record of a data set body (set header removed). Records go to `sink.batch`, or,
+    /// for an options template, into the returned [`OptionValues`]. Trailing bytes shorter than a
+    /// record are padding. On error, records decoded before it stay in the batch; the error carries
+    /// the offset within `body`.
+    pub(crate) fn decode_set(&self, body: &[u8], sink: &mut Sink<'_>) -> Result<OptionValues, (Reason, usize)> {
+        let mut opts = OptionValues::default();
+        let mut rd = Reader::new(body);
+        while rd.remaining() >= self.min_len {
+            let start = rd.pos();
+            let record = match self.fixed_len {
+                Some(n) => rd.take(n),
+                None => self.variable_record(&mut rd),
+            };
+            let Some(record) = record else { return Err((Reason::Truncated, start)) };
+            if self.options {
+                let mut rec = FlowRecord::default();
+                let mut s = Scratch::default();
+                self.walk(record, |op, v| fields::apply(op.target, v, &mut rec, &mut s));
+                opts.records += 1;
+                if s.sampling != 0 {
+                    opts.sampling = s.sampling;
+                }
+                if s.sys_init_ms != 0 {
+                    opts.sys_init_ms = s.sys_init_ms;
+                }
+                continue;
+            }
+            let Some(rec) = sink.batch.push(sink.base) else { return Err((Reason::BatchFull, start)) };
+            let mut s = Scratch::default();
+            self.walk(record, |op, v| fields::apply(op.target, v, rec, &mut s));
+            fields::finish(rec, &s, &sink.clock, sink.source_sampling);
+            sink.truncated_lists += u64::from(s.truncated);
+            if sink.keep_extras {
+                let batch = &mut *sink.batch;
+                self.walk(record, |op, v| {
+                    if op.target == Target::Unmapped {
+                        batch.push_extra(op.pen, op.id, v);
+                    }
+                });
+            }
+        }
+        Ok(opts)
+    }
+
+    /// Takes one variable-length record off `rd` (RFC 7011 §7: a 1-byte length, or 255 then 2 bytes).
+    fn variable_record<'a>(&self, rd: &mut Reader<'a>) -> Option<&'a [u8]> {
+        let rest = rd.rest();
+        let mut probe = Reader::new(rest);
+        for op in self.ops.iter() {
+            let len = if op.len == VARIABLE_LENGTH { var_len(&mut probe)? } else { usize::from(op.len) };
+            probe.skip(len)?;
+        }
+        rd.take(probe.pos())
+    }
+
+    /// Calls `f` with each field's op and value bytes. `record` is exactly one record (taken by
+    /// `decode_set`), so every slice is in bounds; `get` keeps that a checked fact, not an assumption.
+    #[inline]
+    fn walk<'a>(&self, record: &'a [u8], mut f: impl FnMut(&FieldOp, &'a [u8])) {
+        if self.fixed_len.is_some() {
+            for op in self.ops.iter() {
+                let at = op.offset as usize;
+                if let Some(v) = record.get(at..at + usize::from(op.len)) {
+                    f(op, v);
+                }
+            }
+            return;
+        }
+        let mut rd = Reader::new(record);
+        for op in self.ops.iter() {
+            let len = if op.len == VARIABLE_LENGTH { var_len(&mut rd) } else { Some(usize::from(op.len)) };
+            match len.and_then(|n| rd.take(n)) {
+                Some(v) => f(op, v),
+                None => return,
+            }
+        }
+    }
+}
+
+fn var_len(rd: &mut Reader<'_>) -> Option<usize> {
+    match rd.u8()? {
+        255 => rd.u16().map(usize::from),
+        n => Some(usize::from(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(id: u16, len: u16) -> FieldSpec {
+        FieldSpec { id, len, pen: 0 }
+    }
+
+    #[test]
+    fn unusable_templates_do_not_compile() {
+        assert!(Template::compile(&[], 0, false, 0).is_none());
+        assert!(Template::compile(&[spec(1, 0)], 0, false, 0).is_none());
+        assert!(Template::compile(&vec![spec(1, 4); MAX_TEMPLATE_FIELDS + 1], 0, false, 0).is_none());
+        assert!(Template::compile(&[spec(1, 4)], 2, true, 0).is_none());
+        let t = Template::compile(&[spec(1, 4), spec(2, 0)], 0, false, 0).expect("valid");
+        assert!(t.same_as(&[spec(1, 4), spec(2, 0)], 0, false));
+        assert!(!t.same_as(&[spec(1, 4)], 0, false));
+    }
+
+    #[test]
+    fn variable_length_records_use_one_or_three_byte_lengths() {
+        let t = Template::compile(&[spec(7, 2), spec(82, VARIABLE_LENGTH), spec(11, 2)], 0, false, 0).expect("valid");
+        let mut body = vec![0, 80, 3, b'a', b'b', b'c', 1, 187];
+        body.extend_from_slice(&[0, 81, 255, 1, 0]);
+        body.extend(std::iter::repeat_n(b'x', 256));
+        body.extend_from_slice(&[0, 53]);
+        let mut batch = Batch::with_capacity(8);
+        let base = FlowRecord::default();
+        let mut sink = Sink { batch: &mut batch, base: &base, clock: Clock::default(), source_sampling: 0, keep_extras: true, truncated_lists: 0 };
+        t.decode_set(&body, &mut sink).expect("decodes");
+        let recs = batch.records();
+        assert_eq!(recs.len(), 2);
+        assert_eq!((recs[0].src_port, recs[0].dst_port), (80, 443));
+        assert_eq!((recs[1].src_port, recs[1].dst_port), (81, 53));
+        assert_eq!(batch.extra_field(&recs[0], 0, 82), Some(&b"abc"[..]));
+        assert_eq!(batch.extra_field(&recs[1], 0, 82).map(<[u8]>::len), Some(256));
+    }
+
+    #[test]
+    fn a_record_cut_short_is_an_error_after_the_good_ones() {
+        let t = Template::compile(&[spec(82, VARIABLE_LENGTH), spec(7, 2)], 0, false, 0).expect("valid");
+        let body = [1, b'a', 0, 1, 9, b'b', b'c'];
+        let mut batch = Batch::with_capacity(8);
+        let base = FlowRecord::default();
+        let mut sink = Sink { batch: &mut batch, base: &base, clock: Clock::default(), source_sampling: 0, keep_extras: false, truncated_lists: 0 };
+        assert_eq!(t.decode_set(&body, &mut sink).map(|o| o.records), Err((Reason::Truncated, 4)));
+        assert_eq!(batch.len(), 1);
+    }
+}

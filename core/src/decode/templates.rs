@@ -1,0 +1,368 @@
+//! The template cache of the NetFlow v9 and IPFIX decoders, keyed by (exporter address, protocol,
+//! observation domain / source id, template id).
+//!
+//! Bounded three ways so that a template flood, however spoofed, cannot exhaust memory: sources
+//! (exporter × domain), templates per source, templates overall; a template's size is bounded by
+//! [`MAX_TEMPLATE_FIELDS`](super::template::MAX_TEMPLATE_FIELDS). Templates expire after a TTL without
+//! refresh, are withdrawn on request (IPFIX), and the whole cache can be exported and imported so a
+//! restarted collector decodes data at once instead of waiting for the next template refresh.
+
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use super::template::{FieldSpec, Template};
+use crate::error::{Error, Reason, Result};
+
+/// Bounds and lifetime of cached templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateLimits {
+    /// Most (exporter, protocol, domain) sources tracked at once.
+    pub max_sources: usize,
+    /// Most templates one source may hold.
+    pub max_templates_per_source: usize,
+    /// Most templates overall.
+    pub max_templates: usize,
+    /// A template not refreshed for this many seconds is forgotten.
+    pub ttl_secs: u64,
+}
+
+impl Default for TemplateLimits {
+    /// 16K sources, 1024 templates each, 64K overall, 1 hour TTL: far above real deployments (an
+    /// exporter typically uses < 50 templates and refreshes them every few minutes), while a flood is
+    /// held to at most ~400 MiB of plans in the worst case of maximal templates.
+    fn default() -> Self {
+        TemplateLimits { max_sources: 16_384, max_templates_per_source: 1024, max_templates: 65_536, ttl_secs: 3600 }
+    }
+}
+
+/// Identifies one template space: an exporter's observation domain (IPFIX) or source id (v9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct SourceKey {
+    pub(crate) exporter: IpAddr,
+    pub(crate) version: u16,
+    pub(crate) domain: u32,
+}
+
+/// What the cache knows about one source.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Source {
+    pub(crate) templates: FxHashMap<u16, Template>,
+    /// Sampling rate from the source's option data (0 = unknown).
+    pub(crate) sampling_rate: u64,
+    /// IPFIX `systemInitTimeMilliseconds` from option data (0 = unknown).
+    pub(crate) sys_init_ms: u64,
+}
+
+/// The cache.
+#[derive(Debug, Default)]
+pub struct TemplateCache {
+    sources: FxHashMap<SourceKey, Source>,
+    limits: TemplateLimits,
+    templates: usize,
+}
+
+/// Outcome of offering a template to the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Learned {
+    New,
+    Refreshed,
+}
+
+impl TemplateCache {
+    /// An empty cache with these bounds.
+    pub fn new(limits: TemplateLimits) -> Self {
+        TemplateCache { sources: FxHashMap::default(), limits, templates: 0 }
+    }
+
+    /// Number of templates held.
+    pub fn len(&self) -> usize {
+        self.templates
+    }
+
+    /// Whether no template is held.
+    pub fn is_empty(&self) -> bool {
+        self.templates == 0
+    }
+
+    /// Number of sources held.
+    pub fn sources(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// A live (not expired) template.
+    pub(crate) fn template(&self, key: &SourceKey, id: u16, now_s: u64) -> Option<(&Template, &Source)> {
+        let src = self.sources.get(key)?;
+        let t = src.templates.get(&id)?;
+        (now_s.saturating_sub(t.last_seen_s) <= self.limits.ttl_secs).then_some((t, src))
+    }
+
+    /// Records option data for a source.
+    pub(crate) fn set_options(&mut self, key: &SourceKey, sampling: u64, sys_init_ms: u64) {
+        if let Some(src) = self.sources.get_mut(key) {
+            if sampling != 0 {
+                src.sampling_rate = sampling;
+            }
+            if sys_init_ms != 0 {
+                src.sys_init_ms = sys_init_ms;
+            }
+        }
+    }
+
+    /// Learns or refreshes a template. A refresh with identical fields allocates nothing.
+    pub(crate) fn learn(
+        &mut self,
+        key: SourceKey,
+        id: u16,
+        specs: &[FieldSpec],
+        scope_fields: u16,
+        options: bool,
+        now_s: u64,
+    ) -> std::result::Result<Learned, Reason> {
+        if let Some(t) = self.sources.get_mut(&key).and_then(|s| s.templates.get_mut(&id)) {
+            if t.same_as(specs, scope_fields, options) {
+                t.last_seen_s = now_s;
+                return Ok(Learned::Refreshed);
+            }
+        }
+        let tpl = Template::compile(specs, scope_fields, options, now_s).ok_or(Reason::BadTemplate)?;
+        if !self.sources.contains_key(&key) && self.sources.len() >= self.limits.max_sources {
+            self.purge_expired(now_s);
+            if self.sources.len() >= self.limits.max_sources {
+                return Err(Reason::SourceLimit);
+            }
+        }
+        let replaces = self.sources.get(&key).is_some_and(|s| s.templates.contains_key(&id));
+        if !replaces {
+            let held = self.sources.get(&key).map_or(0, |s| s.templates.len());
+            if held >= self.limits.max_templates_per_source || self.templates >= self.limits.max_templates {
+                self.purge_expired(now_s);
+                let held = self.sources.get(&key).map_or(0, |s| s.templates.len());
+                if held >= self.limits.max_templates_per_source || self.templates >= self.limits.max_templates {
+                    return Err(Reason::TemplateLimit);
+                }
+            }
+            self.templates += 1;
+        }
+        self.sources.entry(key).or_default().templates.insert(id, tpl);
+        Ok(Learned::New)
+    }
+
+    /// Forgets template `id` of a source (IPFIX withdrawal, RFC 7011 §8.1). Returns whether it existed.
+    pub(crate) fn withdraw(&mut self, key: &SourceKey, id: u16) -> bool {
+        let removed = self.sources.get_mut(key).and_then(|s| s.templates.remove(&id)).is_some();
+        self.templates -= usize::from(removed);
+        removed
+    }
+
+    /// Forgets every (options) template of a source (IPFIX "all templates" withdrawal).
+    pub(crate) fn withdraw_all(&mut self, key: &SourceKey, options: bool) -> usize {
+        let Some(src) = self.sources.get_mut(key) else { return 0 };
+        let before = src.templates.len();
+        src.templates.retain(|_, t| t.is_options() != options);
+        let removed = before - src.templates.len();
+        self.templates -= removed;
+        removed
+    }
+
+    /// Drops templates not refreshed within the TTL, and sources left with none. Returns how many
+    /// templates were dropped.
+    pub fn purge_expired(&mut self, now_s: u64) -> usize {
+        let ttl = self.limits.ttl_secs;
+        let mut removed = 0;
+        self.sources.retain(|_, src| {
+            let before = src.templates.len();
+            src.templates.retain(|_, t| now_s.saturating_sub(t.last_seen_s) <= ttl);
+            removed += before - src.templates.len();
+            !src.templates.is_empty()
+        });
+        self.templates -= removed;
+        removed
+    }
+
+    /// Serialises every template (and each source's option data) as JSON, for [`Self::import`].
+    pub fn export(&self) -> Vec<u8> {
+        let mut sources: Vec<SavedSource> = self
+            .sources
+            .iter()
+            .map(|(k, s)| {
+                let mut templates: Vec<SavedTemplate> = s
+                    .templates
+                    .iter()
+                    .map(|(&id, t)| SavedTemplate {
+                        id,
+                        options: t.is_options(),
+                        scope_fields: t.scope_fields(),
+                        last_seen_s: t.last_seen_s,
+                        fields: t.specs().to_vec(),
+                    })
+                    .collect();
+                templates.sort_by_key(|t| t.id);
+                SavedSource {
+                    exporter: k.exporter,
+                    version: k.version,
+                    domain: k.domain,
+                    sampling_rate: s.sampling_rate,
+                    sys_init_ms: s.sys_init_ms,
+                    templates,
+                }
+            })
+            .collect();
+        sources.sort_by_key(|s| (s.exporter, s.version, s.domain));
+        let saved = SavedCache { format: SAVED_FORMAT, sources };
+        serde_json::to_vec_pretty(&saved).unwrap_or_default()
+    }
+
+    /// Loads templates saved by [`Self::export`], as if each had been received at its saved time and
+    /// within this cache's bounds. The input is untrusted: it is validated whole before anything is
+    /// loaded, and the cache is unchanged on error. Returns the number of templates loaded.
+    pub fn import(&mut self, saved: &[u8], now_s: u64) -> Result<usize> {
+        let err = |detail: String| Error::TemplateImport { detail };
+        let saved: SavedCache = serde_json::from_slice(saved).map_err(|e| err(e.to_string()))?;
+        if saved.format != SAVED_FORMAT {
+            return Err(err(format!("format {} is not {SAVED_FORMAT}", saved.format)));
+        }
+        let mut staged = TemplateCache { sources: self.sources.clone(), limits: self.limits, templates: self.templates };
+        let mut loaded = 0;
+        for s in &saved.sources {
+            if s.version != 9 && s.version != 10 {
+                return Err(err(format!("source {} has protocol version {}", s.exporter, s.version)));
+            }
+            let key = SourceKey { exporter: s.exporter, version: s.version, domain: s.domain };
+            for t in &s.templates {
+                if now_s.saturating_sub(t.last_seen_s) > self.limits.ttl_secs {
+                    continue;
+                }
+                staged.learn(key, t.id, &t.fields, t.scope_fields, t.options, t.last_seen_s.min(now_s)).map_err(
+                    |r| err(format!("template {} of {} domain {}: {r}", t.id, s.exporter, s.domain)),
+                )?;
+                loaded += 1;
+            }
+            staged.set_options(&key, s.sampling_rate, s.sys_init_ms);
+        }
+        *self = staged;
+        Ok(loaded)
+    }
+}
+
+const SAVED_FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedCache {
+    format: u32,
+    sources: Vec<SavedSource>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedSource {
+    exporter: IpAddr,
+    version: u16,
+    domain: u32,
+    sampling_rate: u64,
+    sys_init_ms: u64,
+    templates: Vec<SavedTemplate>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedTemplate {
+    id: u16,
+    options: bool,
+    scope_fields: u16,
+    last_seen_s: u64,
+    fields: Vec<FieldSpec>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(last_octet: u8) -> SourceKey {
+        SourceKey { exporter: IpAddr::from([10, 0, 0, last_octet]), version: 10, domain: 1 }
+    }
+
+    fn fields() -> Vec<FieldSpec> {
+        vec![FieldSpec { id: 8, len: 4, pen: 0 }, FieldSpec { id: 1, len: 8, pen: 0 }]
+    }
+
+    fn limits() -> TemplateLimits {
+        TemplateLimits { max_sources: 2, max_templates_per_source: 3, max_templates: 4, ttl_secs: 100 }
+    }
+
+    #[test]
+    fn a_template_flood_is_bounded_per_source_and_overall() {
+        let mut c = TemplateCache::new(limits());
+        for id in 256..259 {
+            assert_eq!(c.learn(key(1), id, &fields(), 0, false, 0), Ok(Learned::New));
+        }
+        assert_eq!(c.learn(key(1), 259, &fields(), 0, false, 0), Err(Reason::TemplateLimit));
+        assert_eq!(c.learn(key(2), 256, &fields(), 0, false, 0), Ok(Learned::New));
+        assert_eq!(c.learn(key(2), 257, &fields(), 0, false, 0), Err(Reason::TemplateLimit));
+        assert_eq!(c.learn(key(3), 256, &fields(), 0, false, 0), Err(Reason::SourceLimit));
+        assert_eq!(c.len(), 4);
+        assert_eq!(c.sources(), 2);
+        // Re-sending a known template is a refresh, allowed even when full.
+        assert_eq!(c.learn(key(1), 256, &fields(), 0, false, 5), Ok(Learned::Refreshed));
+    }
+
+    #[test]
+    fn templates_expire_after_the_ttl_and_make_room() {
+        let mut c = TemplateCache::new(limits());
+        c.learn(key(1), 256, &fields(), 0, false, 0).expect("room");
+        assert!(c.template(&key(1), 256, 100).is_some());
+        assert!(c.template(&key(1), 256, 101).is_none());
+        c.learn(key(2), 256, &fields(), 0, false, 50).expect("room");
+        // key(3) needs a source slot: the expired key(1) is purged to make it.
+        assert_eq!(c.learn(key(3), 256, &fields(), 0, false, 120), Ok(Learned::New));
+        assert_eq!(c.sources(), 2);
+        assert_eq!(c.purge_expired(1000), 2);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn withdrawal_forgets_one_or_all_templates() {
+        let mut c = TemplateCache::new(limits());
+        c.learn(key(1), 256, &fields(), 0, false, 0).expect("room");
+        c.learn(key(1), 257, &fields(), 1, true, 0).expect("room");
+        c.learn(key(1), 258, &fields(), 0, false, 0).expect("room");
+        assert!(c.withdraw(&key(1), 256));
+        assert!(!c.withdraw(&key(1), 256));
+        assert_eq!(c.withdraw_all(&key(1), false), 1);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.withdraw_all(&key(1), true), 1);
+        assert_eq!(c.withdraw_all(&key(9), true), 0);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn export_then_import_restores_templates_and_option_data() {
+        let mut c = TemplateCache::new(limits());
+        c.learn(key(1), 256, &fields(), 0, false, 10).expect("room");
+        c.learn(key(1), 300, &fields(), 1, true, 10).expect("room");
+        c.set_options(&key(1), 512, 1_000);
+        let saved = c.export();
+        let mut d = TemplateCache::new(limits());
+        assert_eq!(d.import(&saved, 20), Ok(2));
+        let (t, src) = d.template(&key(1), 300, 20).expect("imported");
+        assert!(t.is_options());
+        assert_eq!((src.sampling_rate, src.sys_init_ms), (512, 1_000));
+        // Expired entries are skipped, not loaded.
+        let mut e = TemplateCache::new(limits());
+        assert_eq!(e.import(&saved, 1_000), Ok(0));
+    }
+
+    #[test]
+    fn a_bad_saved_cache_is_rejected_whole() {
+        let mut c = TemplateCache::new(limits());
+        c.learn(key(1), 256, &fields(), 0, false, 0).expect("room");
+        for bad in [&b"not json"[..], br#"{"format":2,"sources":[]}"#, br#"{"format":1,"sources":[{"exporter":"10.0.0.1","version":7,"domain":0,"sampling_rate":0,"sys_init_ms":0,"templates":[]}]}"#,
+            br#"{"format":1,"sources":[{"exporter":"10.0.0.9","version":9,"domain":0,"sampling_rate":0,"sys_init_ms":0,"templates":[{"id":256,"options":false,"scope_fields":0,"last_seen_s":0,"fields":[]}]}]}"#] {
+            assert!(matches!(c.import(bad, 0), Err(Error::TemplateImport { .. })), "{}", String::from_utf8_lossy(bad));
+            assert_eq!(c.len(), 1);
+            assert!(c.template(&key(1), 256, 0).is_some());
+        }
+    }
+}

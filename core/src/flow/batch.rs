@@ -1,0 +1,230 @@
+//! [`Batch`]: the reusable output buffer of the decoders.
+
+use super::FlowRecord;
+
+/// Where a record's unmapped fields live in its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExtraRange {
+    /// Index of the first [`ExtraField`] in [`Batch::extra_fields`].
+    pub start: u32,
+    /// Number of fields.
+    pub len: u16,
+}
+
+/// An information element the decoder did not map onto a [`FlowRecord`] field, kept addressable by
+/// (private enterprise number, element id). `pen` is 0 for IANA / NetFlow v9 elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtraField {
+    /// Private enterprise number (RFC 7011 §3.2), 0 for IANA elements.
+    pub pen: u32,
+    /// Information element id (without the enterprise bit).
+    pub id: u16,
+    start: u32,
+    len: u32,
+}
+
+/// The generic interface counters of an sFlow counter sample (sFlow v5 `counters_sample`, format 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(missing_docs)] // names follow the sFlow v5 specification's if_counters structure
+pub struct InterfaceCounters {
+    pub sampler_address: super::Addr,
+    pub sequence_num: u32,
+    pub source_id: u32,
+    pub if_index: u32,
+    pub if_type: u32,
+    pub if_speed: u64,
+    pub if_direction: u32,
+    pub if_status: u32,
+    pub if_in_octets: u64,
+    pub if_in_ucast_pkts: u32,
+    pub if_in_multicast_pkts: u32,
+    pub if_in_broadcast_pkts: u32,
+    pub if_in_discards: u32,
+    pub if_in_errors: u32,
+    pub if_in_unknown_protos: u32,
+    pub if_out_octets: u64,
+    pub if_out_ucast_pkts: u32,
+    pub if_out_multicast_pkts: u32,
+    pub if_out_broadcast_pkts: u32,
+    pub if_out_discards: u32,
+    pub if_out_errors: u32,
+    pub if_promiscuous_mode: u32,
+}
+
+/// Decoded output, reused across datagrams: `clear` keeps every buffer's capacity, so a warmed-up
+/// batch decodes without allocating. Its capacity in records is fixed at creation; a datagram that
+/// would overflow it is rejected with `Reason::BatchFull` rather than grown.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    records: Vec<FlowRecord>,
+    extra_fields: Vec<ExtraField>,
+    extra_bytes: Vec<u8>,
+    counters: Vec<InterfaceCounters>,
+    capacity: usize,
+}
+
+impl Batch {
+    /// Extra-field bytes kept per record slot, on average, before further extras are dropped.
+    const EXTRA_BYTES_PER_RECORD: usize = 512;
+
+    /// A batch that holds up to `capacity` records (and as many counter samples).
+    pub fn with_capacity(capacity: usize) -> Batch {
+        Batch {
+            records: Vec::with_capacity(capacity),
+            extra_fields: Vec::new(),
+            extra_bytes: Vec::new(),
+            counters: Vec::with_capacity(capacity),
+            capacity,
+        }
+    }
+
+    /// Forgets every record, keeping the memory.
+    pub fn clear(&mut self) {
+        self.records.clear();
+        self.extra_fields.clear();
+        self.extra_bytes.clear();
+        self.counters.clear();
+    }
+
+    /// The decoded flow records.
+    pub fn records(&self) -> &[FlowRecord] {
+        &self.records
+    }
+
+    /// Mutable access to the records (for enrichment in place).
+    pub fn records_mut(&mut self) -> &mut [FlowRecord] {
+        &mut self.records
+    }
+
+    /// The sFlow interface counter samples decoded since the last `clear`.
+    pub fn counters(&self) -> &[InterfaceCounters] {
+        &self.counters
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether the batch holds no records.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Records the batch can hold.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Records that still fit.
+    pub fn remaining(&self) -> usize {
+        self.capacity - self.records.len()
+    }
+
+    /// The unmapped fields of `record`, with their raw bytes.
+    pub fn extra_fields(&self, record: &FlowRecord) -> impl Iterator<Item = (&ExtraField, &[u8])> {
+        let start = record.extra.start as usize;
+        let end = start + usize::from(record.extra.len);
+        self.extra_fields.get(start..end).unwrap_or(&[]).iter().map(|f| {
+            let s = f.start as usize;
+            (f, self.extra_bytes.get(s..s + f.len as usize).unwrap_or(&[]))
+        })
+    }
+
+    /// The raw bytes of field (`pen`, `id`) of `record`, if the decoder kept it.
+    pub fn extra_field(&self, record: &FlowRecord, pen: u32, id: u16) -> Option<&[u8]> {
+        self.extra_fields(record).find(|(f, _)| f.pen == pen && f.id == id).map(|(_, b)| b)
+    }
+
+    /// Appends a record slot initialised to `template` and returns it, or `None` when full.
+    #[inline]
+    pub(crate) fn push(&mut self, template: &FlowRecord) -> Option<&mut FlowRecord> {
+        if self.records.len() >= self.capacity {
+            return None;
+        }
+        self.records.push(*template);
+        let start = u32::try_from(self.extra_fields.len()).unwrap_or(u32::MAX);
+        let rec = self.records.last_mut()?;
+        rec.extra = super::ExtraRange { start, len: 0 };
+        Some(rec)
+    }
+
+    /// Drops the last record (a record that failed half-way through decoding).
+    pub(crate) fn pop(&mut self) {
+        if let Some(rec) = self.records.pop() {
+            self.extra_fields.truncate(rec.extra.start as usize);
+        }
+    }
+
+    /// Keeps an unmapped field for the last record. Bounded: beyond the extra-byte budget of the batch
+    /// the field is dropped and `false` returned.
+    pub(crate) fn push_extra(&mut self, pen: u32, id: u16, bytes: &[u8]) -> bool {
+        let budget = self.capacity.saturating_mul(Self::EXTRA_BYTES_PER_RECORD);
+        if self.extra_bytes.len() + bytes.len() > budget {
+            return false;
+        }
+        let Some(rec) = self.records.last_mut() else { return false };
+        let Ok(start) = u32::try_from(self.extra_bytes.len()) else { return false };
+        rec.extra.len = rec.extra.len.saturating_add(1);
+        self.extra_bytes.extend_from_slice(bytes);
+        self.extra_fields.push(ExtraField { pen, id, start, len: bytes.len() as u32 });
+        true
+    }
+
+    /// Appends an sFlow counter sample, or returns `false` when full.
+    pub(crate) fn push_counters(&mut self, c: InterfaceCounters) -> bool {
+        if self.counters.len() >= self.capacity {
+            return false;
+        }
+        self.counters.push(c);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_refuses_records_beyond_its_capacity() {
+        let mut b = Batch::with_capacity(2);
+        let t = FlowRecord::default();
+        assert!(b.push(&t).is_some());
+        assert!(b.push(&t).is_some());
+        assert!(b.push(&t).is_none());
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.remaining(), 0);
+        b.clear();
+        assert!(b.is_empty());
+        assert_eq!(b.capacity(), 2);
+    }
+
+    #[test]
+    fn extra_fields_are_addressable_by_pen_and_id() {
+        let mut b = Batch::with_capacity(4);
+        let t = FlowRecord::default();
+        b.push(&t);
+        assert!(b.push_extra(5951, 128, b"abc"));
+        assert!(b.push_extra(0, 400, &[1, 2]));
+        b.push(&t);
+        assert!(b.push_extra(5951, 128, b"zz"));
+        let (r0, r1) = (b.records()[0], b.records()[1]);
+        assert_eq!(b.extra_field(&r0, 5951, 128), Some(&b"abc"[..]));
+        assert_eq!(b.extra_field(&r0, 0, 400), Some(&[1u8, 2][..]));
+        assert_eq!(b.extra_field(&r1, 5951, 128), Some(&b"zz"[..]));
+        assert_eq!(b.extra_field(&r1, 0, 400), None);
+        b.pop();
+        assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn extra_bytes_are_bounded_by_the_batch_budget() {
+        let mut b = Batch::with_capacity(1);
+        b.push(&FlowRecord::default());
+        assert!(b.push_extra(0, 1, &[0; 512]));
+        assert!(!b.push_extra(0, 2, &[0; 1]));
+        assert!(b.push_counters(InterfaceCounters::default()));
+        assert!(!b.push_counters(InterfaceCounters::default()));
+        assert_eq!(b.counters().len(), 1);
+    }
+}

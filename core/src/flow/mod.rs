@@ -1,0 +1,12 @@
+//! The flow record every decoder produces and every encoder consumes, and the reusable batch that holds
+//! records between the two.
+
+mod addr;
+mod batch;
+mod bounded;
+mod record;
+
+pub use addr::Addr;
+pub use batch::{Batch, ExtraField, ExtraRange, InterfaceCounters};
+pub use bounded::Bounded;
+pub use record::{FlowRecord, FlowType, Layer};

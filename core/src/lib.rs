@@ -8,6 +8,8 @@
 //! - [`decode`]: NetFlow v5, NetFlow v9, IPFIX and sFlow v5 decoders behind one [`decode::Decoder`].
 //! - [`encode`]: goflow2-compatible protobuf and JSON lines.
 
+#![forbid(unsafe_code)]
+
 pub mod decode;
 pub mod encode;
 pub mod error;

@@ -19,7 +19,9 @@ use helios_core::flow::Batch;
 /// reported on stderr with its reason and decoding goes on; the exit code is non-zero only when an
 /// input cannot be read.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  helios decode capture.pcap\n  helios decode --raw --exporter 192.0.2.1 tpl.dat data.dat\n  helios decode --save-templates t.json a.pcap && helios decode --load-templates t.json b.pcap")]
+#[command(
+    after_help = "Examples:\n  helios decode capture.pcap\n  helios decode --raw --exporter 192.0.2.1 tpl.dat data.dat\n  helios decode --save-templates t.json a.pcap && helios decode --load-templates t.json b.pcap"
+)]
 pub struct Args {
     /// Capture files, decoded in order.
     #[arg(required = true)]
@@ -49,13 +51,24 @@ pub struct Args {
 const BATCH: usize = 8192;
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let mut decoder = Decoder::new(DecoderConfig { keep_extra_fields: !args.no_extra, ..DecoderConfig::default() });
+    let mut decoder = Decoder::new(DecoderConfig {
+        keep_extra_fields: !args.no_extra,
+        ..DecoderConfig::default()
+    });
     if let Some(path) = &args.load_templates {
         let saved = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        decoder.templates_mut().import(&saved, now_s()).with_context(|| format!("loading {}", path.display()))?;
+        decoder
+            .templates_mut()
+            .import(&saved, now_s())
+            .with_context(|| format!("loading {}", path.display()))?;
     }
     let stdout = std::io::stdout();
-    let mut out = Output { decoder, batch: Batch::with_capacity(BATCH), line: Vec::with_capacity(4096), sink: BufWriter::new(stdout.lock()) };
+    let mut out = Output {
+        decoder,
+        batch: Batch::with_capacity(BATCH),
+        line: Vec::with_capacity(4096),
+        sink: BufWriter::new(stdout.lock()),
+    };
     let mut unreadable = 0;
     for path in &args.files {
         if let Err(e) = out.file(path, args) {
@@ -65,12 +78,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     out.sink.flush().context("writing to stdout")?;
     if let Some(path) = &args.save_templates {
-        std::fs::write(path, out.decoder.templates().export()).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, out.decoder.templates().export())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if args.summary {
         summary(&out.decoder);
     }
-    Ok(if unreadable == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if unreadable == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 struct Output<W: Write> {
@@ -83,7 +101,8 @@ struct Output<W: Write> {
 impl<W: Write> Output<W> {
     fn file(&mut self, path: &Path, args: &Args) -> anyhow::Result<()> {
         if args.raw {
-            let payload = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let payload =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             return self.datagram(path, 1, args.exporter, now_ns(), &payload);
         }
         let mut index = 0u64;
@@ -97,15 +116,27 @@ impl<W: Write> Output<W> {
         failed
     }
 
-    fn datagram(&mut self, path: &Path, index: u64, exporter: IpAddr, ts_ns: u64, payload: &[u8]) -> anyhow::Result<()> {
+    fn datagram(
+        &mut self,
+        path: &Path,
+        index: u64,
+        exporter: IpAddr,
+        ts_ns: u64,
+        payload: &[u8],
+    ) -> anyhow::Result<()> {
         self.batch.clear();
-        if let Err(e) = self.decoder.decode(exporter, ts_ns, payload, &mut self.batch) {
+        if let Err(e) = self
+            .decoder
+            .decode(exporter, ts_ns, payload, &mut self.batch)
+        {
             eprintln!("{}: datagram {index}: {e}", path.display());
         }
         for rec in self.batch.records() {
             self.line.clear();
             json::write_record(rec, self.batch.extra_fields(rec), &mut self.line);
-            self.sink.write_all(&self.line).context("writing to stdout")?;
+            self.sink
+                .write_all(&self.line)
+                .context("writing to stdout")?;
         }
         Ok(())
     }
@@ -115,7 +146,12 @@ fn summary(decoder: &Decoder) {
     let s = decoder.stats();
     for p in Protocol::ALL {
         if s.datagrams(p) > 0 {
-            eprintln!("{}: {} datagrams, {} flows", p.as_str(), s.datagrams(p), s.flows(p));
+            eprintln!(
+                "{}: {} datagrams, {} flows",
+                p.as_str(),
+                s.datagrams(p),
+                s.flows(p)
+            );
         }
     }
     for r in Reason::ALL {
@@ -134,7 +170,9 @@ fn summary(decoder: &Decoder) {
 }
 
 fn now_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn now_s() -> u64 {

@@ -1,5 +1,7 @@
 //! `helios`: the Helios command line.
 
+#![forbid(unsafe_code)]
+
 mod decode;
 
 use clap::{Parser, Subcommand};

@@ -40,12 +40,18 @@ pub(crate) fn decode(d: &[u8], ctx: &mut Context<'_>, batch: &mut Batch, faults:
         observation_domain_id: domain,
         ..FlowRecord::default()
     };
-    let clock = Clock { export_ns: u64::from(export_s) * 1_000_000_000, uptime_ms: None, sys_init_ms: 0 };
+    let clock = Clock {
+        export_ns: u64::from(export_s) * 1_000_000_000,
+        uptime_ms: None,
+        sys_init_ms: 0,
+    };
     let mut rd = Reader::new(message);
     rd.skip(HEADER_LEN);
     while rd.remaining() >= 4 {
         let at = rd.pos();
-        let (Some(id), Some(len)) = (rd.u16(), rd.u16()) else { break };
+        let (Some(id), Some(len)) = (rd.u16(), rd.u16()) else {
+            break;
+        };
         if len < 4 {
             if !(id == 0 && len == 0 && is_zero_padding(rd.rest())) {
                 faults.add(Fault::at(Reason::BadLength, at));
@@ -65,12 +71,21 @@ pub(crate) fn decode(d: &[u8], ctx: &mut Context<'_>, batch: &mut Batch, faults:
 
 /// Template or options template records; a record with no fields withdraws its template, or all of
 /// them when its id is the set id (RFC 7011 §8.1).
-fn templates(body: &[u8], at: usize, set_id: u16, key: SourceKey, ctx: &mut Context<'_>, faults: &mut Faults) {
+fn templates(
+    body: &[u8],
+    at: usize,
+    set_id: u16,
+    key: SourceKey,
+    ctx: &mut Context<'_>,
+    faults: &mut Faults,
+) {
     let options = set_id == OPTIONS_TEMPLATE_SET;
     let mut rd = Reader::new(body);
     while rd.remaining() >= 4 {
         let start = at + rd.pos();
-        let (Some(id), Some(count)) = (rd.u16(), rd.u16()) else { break };
+        let (Some(id), Some(count)) = (rd.u16(), rd.u16()) else {
+            break;
+        };
         if id == 0 && is_zero_padding(rd.rest()) {
             break;
         }
@@ -85,13 +100,23 @@ fn templates(body: &[u8], at: usize, set_id: u16, key: SourceKey, ctx: &mut Cont
         let scope = if options {
             match rd.u16() {
                 Some(s) if s <= count => s,
-                _ => return faults.add(Fault { reason: Reason::BadTemplate, offset: start, template_id: Some(id) }),
+                _ => {
+                    return faults.add(Fault {
+                        reason: Reason::BadTemplate,
+                        offset: start,
+                        template_id: Some(id),
+                    });
+                }
             }
         } else {
             0
         };
         if !read_specs(&mut rd, usize::from(count), ctx.specs) {
-            return faults.add(Fault { reason: Reason::Truncated, offset: start, template_id: Some(id) });
+            return faults.add(Fault {
+                reason: Reason::Truncated,
+                offset: start,
+                template_id: Some(id),
+            });
         }
         ctx.learn(key, id, scope, options, start, faults);
     }
@@ -101,7 +126,9 @@ fn templates(body: &[u8], at: usize, set_id: u16, key: SourceKey, ctx: &mut Cont
 fn read_specs(rd: &mut Reader<'_>, count: usize, specs: &mut Vec<FieldSpec>) -> bool {
     specs.clear();
     for _ in 0..count {
-        let (Some(raw), Some(len)) = (rd.u16(), rd.u16()) else { return false };
+        let (Some(raw), Some(len)) = (rd.u16(), rd.u16()) else {
+            return false;
+        };
         let pen = if raw & 0x8000 != 0 {
             match rd.u32() {
                 Some(p) => p,
@@ -112,7 +139,11 @@ fn read_specs(rd: &mut Reader<'_>, count: usize, specs: &mut Vec<FieldSpec>) -> 
         };
         // Past the field bound the template cannot compile; keep reading to stay aligned.
         if specs.len() <= super::MAX_TEMPLATE_FIELDS {
-            specs.push(FieldSpec { id: raw & 0x7fff, len, pen });
+            specs.push(FieldSpec {
+                id: raw & 0x7fff,
+                len,
+                pen,
+            });
         }
     }
     true

@@ -29,12 +29,18 @@ pub(crate) fn decode(d: &[u8], ctx: &mut Context<'_>, batch: &mut Batch, faults:
         observation_domain_id: source_id,
         ..FlowRecord::default()
     };
-    let clock = Clock { export_ns: u64::from(secs) * 1_000_000_000, uptime_ms: Some(uptime_ms), sys_init_ms: 0 };
+    let clock = Clock {
+        export_ns: u64::from(secs) * 1_000_000_000,
+        uptime_ms: Some(uptime_ms),
+        sys_init_ms: 0,
+    };
     let mut rd = Reader::new(d);
     rd.skip(HEADER_LEN);
     while rd.remaining() >= 4 {
         let at = rd.pos();
-        let (Some(id), Some(len)) = (rd.u16(), rd.u16()) else { break };
+        let (Some(id), Some(len)) = (rd.u16(), rd.u16()) else {
+            break;
+        };
         if len < 4 {
             if !(id == 0 && len == 0 && is_zero_padding(rd.rest())) {
                 faults.add(Fault::at(Reason::BadLength, at));
@@ -54,36 +60,64 @@ pub(crate) fn decode(d: &[u8], ctx: &mut Context<'_>, batch: &mut Batch, faults:
 }
 
 /// Template records: id, field count, then (type, length) pairs.
-fn templates(body: &[u8], at: usize, key: super::templates::SourceKey, ctx: &mut Context<'_>, faults: &mut Faults) {
+fn templates(
+    body: &[u8],
+    at: usize,
+    key: super::templates::SourceKey,
+    ctx: &mut Context<'_>,
+    faults: &mut Faults,
+) {
     let mut rd = Reader::new(body);
     while rd.remaining() >= 4 {
         let start = at + rd.pos();
-        let (Some(id), Some(count)) = (rd.u16(), rd.u16()) else { break };
+        let (Some(id), Some(count)) = (rd.u16(), rd.u16()) else {
+            break;
+        };
         if id == 0 && count == 0 {
             break; // padding
         }
         if !read_specs(&mut rd, usize::from(count), ctx.specs) {
-            return faults.add(Fault { reason: Reason::Truncated, offset: start, template_id: Some(id) });
+            return faults.add(Fault {
+                reason: Reason::Truncated,
+                offset: start,
+                template_id: Some(id),
+            });
         }
         ctx.learn(key, id, 0, false, start, faults);
     }
 }
 
 /// Options template records: id, scope length and option length in bytes, then the fields.
-fn option_templates(body: &[u8], at: usize, key: super::templates::SourceKey, ctx: &mut Context<'_>, faults: &mut Faults) {
+fn option_templates(
+    body: &[u8],
+    at: usize,
+    key: super::templates::SourceKey,
+    ctx: &mut Context<'_>,
+    faults: &mut Faults,
+) {
     let mut rd = Reader::new(body);
     while rd.remaining() >= 6 {
         let start = at + rd.pos();
-        let (Some(id), Some(scope_len), Some(opt_len)) = (rd.u16(), rd.u16(), rd.u16()) else { break };
+        let (Some(id), Some(scope_len), Some(opt_len)) = (rd.u16(), rd.u16(), rd.u16()) else {
+            break;
+        };
         if id == 0 {
             break; // padding
         }
         if scope_len % 4 != 0 || opt_len % 4 != 0 {
-            return faults.add(Fault { reason: Reason::BadTemplate, offset: start, template_id: Some(id) });
+            return faults.add(Fault {
+                reason: Reason::BadTemplate,
+                offset: start,
+                template_id: Some(id),
+            });
         }
         let scope = usize::from(scope_len / 4);
         if !read_specs(&mut rd, scope + usize::from(opt_len / 4), ctx.specs) {
-            return faults.add(Fault { reason: Reason::Truncated, offset: start, template_id: Some(id) });
+            return faults.add(Fault {
+                reason: Reason::Truncated,
+                offset: start,
+                template_id: Some(id),
+            });
         }
         ctx.learn(key, id, scope as u16, true, start, faults);
     }
@@ -100,7 +134,9 @@ fn read_specs(rd: &mut Reader<'_>, count: usize, specs: &mut Vec<FieldSpec>) -> 
         return rd.skip(count * 4).is_some();
     }
     for _ in 0..count {
-        let (Some(id), Some(len)) = (rd.u16(), rd.u16()) else { return false };
+        let (Some(id), Some(len)) = (rd.u16(), rd.u16()) else {
+            return false;
+        };
         specs.push(FieldSpec { id, len, pen: 0 });
     }
     true

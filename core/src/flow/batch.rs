@@ -125,15 +125,24 @@ impl Batch {
     pub fn extra_fields(&self, record: &FlowRecord) -> impl Iterator<Item = (&ExtraField, &[u8])> {
         let start = record.extra.start as usize;
         let end = start + usize::from(record.extra.len);
-        self.extra_fields.get(start..end).unwrap_or(&[]).iter().map(|f| {
-            let s = f.start as usize;
-            (f, self.extra_bytes.get(s..s + f.len as usize).unwrap_or(&[]))
-        })
+        self.extra_fields
+            .get(start..end)
+            .unwrap_or(&[])
+            .iter()
+            .map(|f| {
+                let s = f.start as usize;
+                (
+                    f,
+                    self.extra_bytes.get(s..s + f.len as usize).unwrap_or(&[]),
+                )
+            })
     }
 
     /// The raw bytes of field (`pen`, `id`) of `record`, if the decoder kept it.
     pub fn extra_field(&self, record: &FlowRecord, pen: u32, id: u16) -> Option<&[u8]> {
-        self.extra_fields(record).find(|(f, _)| f.pen == pen && f.id == id).map(|(_, b)| b)
+        self.extra_fields(record)
+            .find(|(f, _)| f.pen == pen && f.id == id)
+            .map(|(_, b)| b)
     }
 
     /// Appends a record slot initialised to `template` and returns it, or `None` when full.
@@ -163,11 +172,20 @@ impl Batch {
         if self.extra_bytes.len() + bytes.len() > budget {
             return false;
         }
-        let Some(rec) = self.records.last_mut() else { return false };
-        let Ok(start) = u32::try_from(self.extra_bytes.len()) else { return false };
+        let Some(rec) = self.records.last_mut() else {
+            return false;
+        };
+        let Ok(start) = u32::try_from(self.extra_bytes.len()) else {
+            return false;
+        };
         rec.extra.len = rec.extra.len.saturating_add(1);
         self.extra_bytes.extend_from_slice(bytes);
-        self.extra_fields.push(ExtraField { pen, id, start, len: bytes.len() as u32 });
+        self.extra_fields.push(ExtraField {
+            pen,
+            id,
+            start,
+            len: bytes.len() as u32,
+        });
         true
     }
 

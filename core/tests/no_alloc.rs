@@ -48,14 +48,7 @@ fn allocations() -> u64 {
 /// so that vendors' templates with the same ids do not replace each other: a changed template is
 /// compiled (and allocates) by design, a refreshed one must not.
 fn captures() -> Vec<(IpAddr, Vec<u8>)> {
-    let dir: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "..",
-        "testdata",
-        "vendor-captures",
-    ]
-    .iter()
-    .collect();
+    let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "testdata", "vendor-captures"].iter().collect();
     let mut files: Vec<PathBuf> = ["netflow", "sflow"]
         .iter()
         .flat_map(|sub| std::fs::read_dir(dir.join(sub)).expect("captures dir"))
@@ -64,31 +57,20 @@ fn captures() -> Vec<(IpAddr, Vec<u8>)> {
         .collect();
     // Templates before data, as an exporter sends them.
     files.sort_by_key(|p| {
-        let n = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let n = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         (!(n.contains("tpl") || n.contains("opt")), n)
     });
     files
         .iter()
         .map(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let vendor = ["_tpl", "_data", "_opttpl"]
                 .iter()
                 .filter_map(|s| name.find(s))
                 .min()
                 .map_or(&name[..], |i| &name[..i]);
-            let h = vendor
-                .bytes()
-                .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-            (
-                IpAddr::from(h.to_be_bytes()),
-                std::fs::read(p).expect("capture"),
-            )
+            let h = vendor.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+            (IpAddr::from(h.to_be_bytes()), std::fs::read(p).expect("capture"))
         })
         .collect()
 }
@@ -98,10 +80,7 @@ fn steady_state_decoding_and_encoding_allocate_nothing() {
     let datagrams = captures();
     assert!(datagrams.len() > 90);
     for keep_extra_fields in [false, true] {
-        let mut decoder = Decoder::new(DecoderConfig {
-            keep_extra_fields,
-            ..DecoderConfig::default()
-        });
+        let mut decoder = Decoder::new(DecoderConfig { keep_extra_fields, ..DecoderConfig::default() });
         let mut batch = Batch::with_capacity(8192);
         let mut out = Vec::with_capacity(1 << 20);
         let mut pass = |now_s: u64| {
@@ -120,14 +99,7 @@ fn steady_state_decoding_and_encoding_allocate_nothing() {
         let warm = pass(1_000);
         let before = allocations();
         let steady = pass(1_001);
-        assert_eq!(
-            allocations() - before,
-            0,
-            "allocations in steady state (extras kept: {keep_extra_fields})"
-        );
-        assert!(
-            steady >= warm && steady > 500,
-            "decoded {steady} flows after {warm}"
-        );
+        assert_eq!(allocations() - before, 0, "allocations in steady state (extras kept: {keep_extra_fields})");
+        assert!(steady >= warm && steady > 500, "decoded {steady} flows after {warm}");
     }
 }

@@ -50,16 +50,7 @@ fn wire() -> impl Strategy<Value = Wire> {
             any::<u8>(),
             any::<u8>(),
         ),
-        (
-            any::<u32>(),
-            any::<u32>(),
-            any::<u16>(),
-            any::<u16>(),
-            any::<u16>(),
-            any::<u16>(),
-            0u8..=32,
-            0u8..=32,
-        ),
+        (any::<u32>(), any::<u32>(), any::<u16>(), any::<u16>(), any::<u16>(), any::<u16>(), 0u8..=32, 0u8..=32),
         (1000u16..60_000, 0u16..1000),
     )
         .prop_map(
@@ -92,18 +83,10 @@ fn wire() -> impl Strategy<Value = Wire> {
 
 impl Wire {
     fn src_addr(&self) -> Addr {
-        if self.v6 {
-            Addr::v6(self.src)
-        } else {
-            Addr::v4([self.src[0], self.src[1], self.src[2], self.src[3]])
-        }
+        if self.v6 { Addr::v6(self.src) } else { Addr::v4([self.src[0], self.src[1], self.src[2], self.src[3]]) }
     }
     fn dst_addr(&self) -> Addr {
-        if self.v6 {
-            Addr::v6(self.dst)
-        } else {
-            Addr::v4([self.dst[0], self.dst[1], self.dst[2], self.dst[3]])
-        }
+        if self.v6 { Addr::v6(self.dst) } else { Addr::v4([self.dst[0], self.dst[1], self.dst[2], self.dst[3]]) }
     }
 }
 
@@ -115,32 +98,18 @@ fn be32(v: u32) -> [u8; 4] {
 }
 
 fn decode_all(datagrams: &[Vec<u8>], now_ns: u64) -> Batch {
-    let mut d = Decoder::new(DecoderConfig {
-        keep_extra_fields: true,
-        ..DecoderConfig::default()
-    });
+    let mut d = Decoder::new(DecoderConfig { keep_extra_fields: true, ..DecoderConfig::default() });
     let mut batch = Batch::with_capacity(4096);
     for dg in datagrams {
-        d.decode(IpAddr::from(EXPORTER), now_ns, dg, &mut batch)
-            .expect("valid datagram decodes");
+        d.decode(IpAddr::from(EXPORTER), now_ns, dg, &mut batch).expect("valid datagram decodes");
     }
     batch
 }
 
 fn assert_common(r: &FlowRecord, w: &Wire) {
     assert_eq!((r.src_addr, r.dst_addr), (w.src_addr(), w.dst_addr()));
-    assert_eq!(
-        (r.src_port, r.dst_port, r.proto),
-        (
-            u32::from(w.src_port),
-            u32::from(w.dst_port),
-            u32::from(w.proto)
-        )
-    );
-    assert_eq!(
-        (r.bytes, r.packets),
-        (u64::from(w.bytes), u64::from(w.packets))
-    );
+    assert_eq!((r.src_port, r.dst_port, r.proto), (u32::from(w.src_port), u32::from(w.dst_port), u32::from(w.proto)));
+    assert_eq!((r.bytes, r.packets), (u64::from(w.bytes), u64::from(w.packets)));
     assert_eq!(r.sampler_address, Addr::v4(EXPORTER));
 }
 
@@ -446,35 +415,13 @@ fn sflow(flows: &[Wire], path: &[u32], seq: u32) -> Vec<u8> {
 // ---- protobuf ----
 
 fn addr() -> impl Strategy<Value = Addr> {
-    prop_oneof![
-        Just(Addr::NONE),
-        any::<[u8; 4]>().prop_map(Addr::v4),
-        any::<[u8; 16]>().prop_map(Addr::v6)
-    ]
+    prop_oneof![Just(Addr::NONE), any::<[u8; 4]>().prop_map(Addr::v4), any::<[u8; 16]>().prop_map(Addr::v6)]
 }
 
 fn record() -> impl Strategy<Value = FlowRecord> {
     (
-        (
-            0u8..5,
-            any::<u64>(),
-            any::<u32>(),
-            any::<u64>(),
-            addr(),
-            any::<u64>(),
-            any::<u64>(),
-            any::<u64>(),
-        ),
-        (
-            any::<u64>(),
-            addr(),
-            addr(),
-            any::<[u32; 12]>(),
-            any::<[u64; 2]>(),
-            addr(),
-            addr(),
-            any::<[u32; 12]>(),
-        ),
+        (0u8..5, any::<u64>(), any::<u32>(), any::<u64>(), addr(), any::<u64>(), any::<u64>(), any::<u64>()),
+        (any::<u64>(), addr(), addr(), any::<[u32; 12]>(), any::<[u64; 2]>(), addr(), addr(), any::<[u32; 12]>()),
         (
             prop::collection::vec(any::<u32>(), 0..=8),
             prop::collection::vec(any::<u32>(), 0..=8),
@@ -549,12 +496,9 @@ fn record() -> impl Strategy<Value = FlowRecord> {
                     r.mpls_ttl.push(c >> 24);
                     r.mpls_ip.push(Addr::v4(c.to_be_bytes()));
                 });
-                layers
-                    .iter()
-                    .filter_map(|&l| Layer::from_i32(l))
-                    .for_each(|l| {
-                        r.layer_stack.push(l);
-                    });
+                layers.iter().filter_map(|&l| Layer::from_i32(l)).for_each(|l| {
+                    r.layer_stack.push(l);
+                });
                 srv6.iter().for_each(|&a| {
                     r.ipv6_routing_header_addresses.push(a);
                 });

@@ -62,19 +62,11 @@ pub struct ReadStats {
 
 /// Calls `f` with every UDP datagram of the capture at `path`, in file order.
 pub fn for_each_udp(path: &Path, mut f: impl FnMut(UdpDatagram<'_>)) -> Result<ReadStats, Error> {
-    let io = |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let format = |e: PcapError<&[u8]>| Error::Format {
-        path: path.to_owned(),
-        detail: format!("{e:?}"),
-    };
+    let io = |source| Error::Io { path: path.to_owned(), source };
+    let format = |e: PcapError<&[u8]>| Error::Format { path: path.to_owned(), detail: format!("{e:?}") };
     let file = File::open(path).map_err(io)?;
-    let mut reader = pcap_parser::create_reader(1 << 20, file).map_err(|e| Error::Format {
-        path: path.to_owned(),
-        detail: format!("{e:?}"),
-    })?;
+    let mut reader = pcap_parser::create_reader(1 << 20, file)
+        .map_err(|e| Error::Format { path: path.to_owned(), detail: format!("{e:?}") })?;
     let mut stats = ReadStats::default();
     // Legacy pcap: one link type and resolution; pcapng: per interface.
     let mut legacy = (Linktype::ETHERNET, 1_000u64);
@@ -84,12 +76,7 @@ pub fn for_each_udp(path: &Path, mut f: impl FnMut(UdpDatagram<'_>)) -> Result<R
         match udp_of(link, data) {
             Some((src, dst_port, payload)) => {
                 stats.udp += 1;
-                f(UdpDatagram {
-                    src,
-                    dst_port,
-                    ts_ns,
-                    payload,
-                });
+                f(UdpDatagram { src, dst_port, ts_ns, payload });
             }
             None => stats.skipped += 1,
         }
@@ -99,18 +86,10 @@ pub fn for_each_udp(path: &Path, mut f: impl FnMut(UdpDatagram<'_>)) -> Result<R
             Ok((consumed, block)) => {
                 match block {
                     PcapBlockOwned::LegacyHeader(h) => {
-                        legacy = (
-                            h.network,
-                            if h.is_nanosecond_precision() {
-                                1
-                            } else {
-                                1_000
-                            },
-                        );
+                        legacy = (h.network, if h.is_nanosecond_precision() { 1 } else { 1_000 });
                     }
                     PcapBlockOwned::Legacy(b) => {
-                        let ts =
-                            u64::from(b.ts_sec) * 1_000_000_000 + u64::from(b.ts_usec) * legacy.1;
+                        let ts = u64::from(b.ts_sec) * 1_000_000_000 + u64::from(b.ts_usec) * legacy.1;
                         deliver(legacy.0, ts, b.data, &mut stats);
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
@@ -118,10 +97,8 @@ pub fn for_each_udp(path: &Path, mut f: impl FnMut(UdpDatagram<'_>)) -> Result<R
                         interfaces.push((idb.linktype, Resolution(idb.if_tsresol)));
                     }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
-                        let (link, res) = interfaces
-                            .get(epb.if_id as usize)
-                            .copied()
-                            .unwrap_or((Linktype::ETHERNET, Resolution(6)));
+                        let (link, res) =
+                            interfaces.get(epb.if_id as usize).copied().unwrap_or((Linktype::ETHERNET, Resolution(6)));
                         let ts = res.to_ns((u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low));
                         let data = epb.data.get(..epb.caplen as usize).unwrap_or(epb.data);
                         deliver(link, ts, data, &mut stats);

@@ -51,16 +51,10 @@ pub struct Args {
 const BATCH: usize = 8192;
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let mut decoder = Decoder::new(DecoderConfig {
-        keep_extra_fields: !args.no_extra,
-        ..DecoderConfig::default()
-    });
+    let mut decoder = Decoder::new(DecoderConfig { keep_extra_fields: !args.no_extra, ..DecoderConfig::default() });
     if let Some(path) = &args.load_templates {
         let saved = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        decoder
-            .templates_mut()
-            .import(&saved, now_s())
-            .with_context(|| format!("loading {}", path.display()))?;
+        decoder.templates_mut().import(&saved, now_s()).with_context(|| format!("loading {}", path.display()))?;
     }
     let stdout = std::io::stdout();
     let mut out = Output {
@@ -84,11 +78,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     if args.summary {
         summary(&out.decoder);
     }
-    Ok(if unreadable == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if unreadable == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 struct Output<W: Write> {
@@ -101,8 +91,7 @@ struct Output<W: Write> {
 impl<W: Write> Output<W> {
     fn file(&mut self, path: &Path, args: &Args) -> anyhow::Result<()> {
         if args.raw {
-            let payload =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let payload = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             return self.datagram(path, 1, args.exporter, now_ns(), &payload);
         }
         let mut index = 0u64;
@@ -125,18 +114,13 @@ impl<W: Write> Output<W> {
         payload: &[u8],
     ) -> anyhow::Result<()> {
         self.batch.clear();
-        if let Err(e) = self
-            .decoder
-            .decode(exporter, ts_ns, payload, &mut self.batch)
-        {
+        if let Err(e) = self.decoder.decode(exporter, ts_ns, payload, &mut self.batch) {
             eprintln!("{}: datagram {index}: {e}", path.display());
         }
         for rec in self.batch.records() {
             self.line.clear();
             json::write_record(rec, self.batch.extra_fields(rec), &mut self.line);
-            self.sink
-                .write_all(&self.line)
-                .context("writing to stdout")?;
+            self.sink.write_all(&self.line).context("writing to stdout")?;
         }
         Ok(())
     }
@@ -146,12 +130,7 @@ fn summary(decoder: &Decoder) {
     let s = decoder.stats();
     for p in Protocol::ALL {
         if s.datagrams(p) > 0 {
-            eprintln!(
-                "{}: {} datagrams, {} flows",
-                p.as_str(),
-                s.datagrams(p),
-                s.flows(p)
-            );
+            eprintln!("{}: {} datagrams, {} flows", p.as_str(), s.datagrams(p), s.flows(p));
         }
     }
     for r in Reason::ALL {
@@ -170,9 +149,7 @@ fn summary(decoder: &Decoder) {
 }
 
 fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn now_s() -> u64 {

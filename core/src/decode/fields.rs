@@ -186,12 +186,17 @@ fn ntp_to_unix_ns(v: u64) -> u64 {
     secs.saturating_mul(NS_PER_S).saturating_add(frac)
 }
 
+/// A 6-byte MAC address (the op's length is checked to be 6 when the template is compiled).
+#[inline(always)]
 fn mac(v: &[u8]) -> u64 {
-    be_uint(v)
+    match *v {
+        [a, b, c, d, e, f] => u64::from_be_bytes([0, 0, a, b, c, d, e, f]),
+        _ => 0,
+    }
 }
 
 /// Writes the value `v` of a field with target `t` into `rec`.
-#[inline]
+#[inline(always)]
 pub(crate) fn apply(t: Target, v: &[u8], rec: &mut FlowRecord, s: &mut Scratch) {
     use Target::*;
     let n = || be_uint(v);
@@ -282,20 +287,12 @@ pub(crate) fn finish(rec: &mut FlowRecord, s: &Scratch, clock: &Clock, source_sa
         let to_ns = |rel_ms: u32| -> u64 {
             match clock.uptime_ms {
                 // NetFlow v9: relative to the header's sys_uptime; wrapping covers a uptime rollover.
-                Some(up) => clock
-                    .export_ns
-                    .saturating_sub(u64::from(up.wrapping_sub(rel_ms)).saturating_mul(NS_PER_MS)),
+                Some(up) => {
+                    clock.export_ns.saturating_sub(u64::from(up.wrapping_sub(rel_ms)).saturating_mul(NS_PER_MS))
+                }
                 None => {
-                    let init = if s.sys_init_ms != 0 {
-                        s.sys_init_ms
-                    } else {
-                        clock.sys_init_ms
-                    };
-                    if init == 0 {
-                        0
-                    } else {
-                        (init + u64::from(rel_ms)).saturating_mul(NS_PER_MS)
-                    }
+                    let init = if s.sys_init_ms != 0 { s.sys_init_ms } else { clock.sys_init_ms };
+                    if init == 0 { 0 } else { (init + u64::from(rel_ms)).saturating_mul(NS_PER_MS) }
                 }
             }
         };
@@ -306,11 +303,7 @@ pub(crate) fn finish(rec: &mut FlowRecord, s: &Scratch, clock: &Clock, source_sa
             rec.time_flow_end_ns = to_ns(ms);
         }
     }
-    rec.sampling_rate = if s.sampling != 0 {
-        s.sampling
-    } else {
-        source_sampling
-    };
+    rec.sampling_rate = if s.sampling != 0 { s.sampling } else { source_sampling };
 }
 
 #[cfg(test)]
@@ -335,12 +328,7 @@ mod tests {
         let mut rec = FlowRecord::default();
         let mut s = Scratch::default();
         apply(Target::SamplerRandomInterval, &[0, 5], &mut rec, &mut s);
-        apply(
-            Target::SamplingPacketInterval,
-            &[0, 0, 0, 100],
-            &mut rec,
-            &mut s,
-        );
+        apply(Target::SamplingPacketInterval, &[0, 0, 0, 100], &mut rec, &mut s);
         apply(Target::SamplingInterval, &[0, 0, 0, 10], &mut rec, &mut s);
         finish(&mut rec, &s, &Clock::default(), 7);
         assert_eq!(rec.sampling_rate, 100);
@@ -353,33 +341,12 @@ mod tests {
     fn uptime_relative_times_use_the_v9_header_or_the_ipfix_system_init_time() {
         let mut rec = FlowRecord::default();
         let mut s = Scratch::default();
-        apply(
-            Target::StartUptimeMs,
-            &1_000u32.to_be_bytes(),
-            &mut rec,
-            &mut s,
-        );
-        apply(
-            Target::EndUptimeMs,
-            &2_000u32.to_be_bytes(),
-            &mut rec,
-            &mut s,
-        );
-        let v9 = Clock {
-            export_ns: 10 * NS_PER_S,
-            uptime_ms: Some(3_000),
-            sys_init_ms: 0,
-        };
+        apply(Target::StartUptimeMs, &1_000u32.to_be_bytes(), &mut rec, &mut s);
+        apply(Target::EndUptimeMs, &2_000u32.to_be_bytes(), &mut rec, &mut s);
+        let v9 = Clock { export_ns: 10 * NS_PER_S, uptime_ms: Some(3_000), sys_init_ms: 0 };
         finish(&mut rec, &s, &v9, 0);
-        assert_eq!(
-            (rec.time_flow_start_ns, rec.time_flow_end_ns),
-            (8 * NS_PER_S, 9 * NS_PER_S)
-        );
-        let ipfix = Clock {
-            export_ns: 0,
-            uptime_ms: None,
-            sys_init_ms: 5_000,
-        };
+        assert_eq!((rec.time_flow_start_ns, rec.time_flow_end_ns), (8 * NS_PER_S, 9 * NS_PER_S));
+        let ipfix = Clock { export_ns: 0, uptime_ms: None, sys_init_ms: 5_000 };
         finish(&mut rec, &s, &ipfix, 0);
         assert_eq!(rec.time_flow_start_ns, 6 * NS_PER_S);
         let unknown = Clock::default();

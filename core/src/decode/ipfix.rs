@@ -40,11 +40,7 @@ pub(crate) fn decode(d: &[u8], ctx: &mut Context<'_>, batch: &mut Batch, faults:
         observation_domain_id: domain,
         ..FlowRecord::default()
     };
-    let clock = Clock {
-        export_ns: u64::from(export_s) * 1_000_000_000,
-        uptime_ms: None,
-        sys_init_ms: 0,
-    };
+    let clock = Clock { export_ns: u64::from(export_s) * 1_000_000_000, uptime_ms: None, sys_init_ms: 0 };
     let mut rd = Reader::new(message);
     rd.skip(HEADER_LEN);
     while rd.remaining() >= 4 {
@@ -71,14 +67,7 @@ pub(crate) fn decode(d: &[u8], ctx: &mut Context<'_>, batch: &mut Batch, faults:
 
 /// Template or options template records; a record with no fields withdraws its template, or all of
 /// them when its id is the set id (RFC 7011 §8.1).
-fn templates(
-    body: &[u8],
-    at: usize,
-    set_id: u16,
-    key: SourceKey,
-    ctx: &mut Context<'_>,
-    faults: &mut Faults,
-) {
+fn templates(body: &[u8], at: usize, set_id: u16, key: SourceKey, ctx: &mut Context<'_>, faults: &mut Faults) {
     let options = set_id == OPTIONS_TEMPLATE_SET;
     let mut rd = Reader::new(body);
     while rd.remaining() >= 4 {
@@ -101,22 +90,14 @@ fn templates(
             match rd.u16() {
                 Some(s) if s <= count => s,
                 _ => {
-                    return faults.add(Fault {
-                        reason: Reason::BadTemplate,
-                        offset: start,
-                        template_id: Some(id),
-                    });
+                    return faults.add(Fault { reason: Reason::BadTemplate, offset: start, template_id: Some(id) });
                 }
             }
         } else {
             0
         };
         if !read_specs(&mut rd, usize::from(count), ctx.specs) {
-            return faults.add(Fault {
-                reason: Reason::Truncated,
-                offset: start,
-                template_id: Some(id),
-            });
+            return faults.add(Fault { reason: Reason::Truncated, offset: start, template_id: Some(id) });
         }
         ctx.learn(key, id, scope, options, start, faults);
     }
@@ -139,11 +120,7 @@ fn read_specs(rd: &mut Reader<'_>, count: usize, specs: &mut Vec<FieldSpec>) -> 
         };
         // Past the field bound the template cannot compile; keep reading to stay aligned.
         if specs.len() <= super::MAX_TEMPLATE_FIELDS {
-            specs.push(FieldSpec {
-                id: raw & 0x7fff,
-                len,
-                pen,
-            });
+            specs.push(FieldSpec { id: raw & 0x7fff, len, pen });
         }
     }
     true

@@ -38,12 +38,7 @@ pub enum Protocol {
 
 impl Protocol {
     /// Every protocol, in counter order.
-    pub const ALL: [Protocol; 4] = [
-        Protocol::NetflowV5,
-        Protocol::NetflowV9,
-        Protocol::Ipfix,
-        Protocol::SflowV5,
-    ];
+    pub const ALL: [Protocol; 4] = [Protocol::NetflowV5, Protocol::NetflowV9, Protocol::Ipfix, Protocol::SflowV5];
 
     /// A stable, lower-case label for metrics and logs.
     pub const fn as_str(self) -> &'static str {
@@ -127,11 +122,7 @@ pub(crate) struct Fault {
 
 impl Fault {
     pub(crate) fn at(reason: Reason, offset: usize) -> Fault {
-        Fault {
-            reason,
-            offset,
-            template_id: None,
-        }
+        Fault { reason, offset, template_id: None }
     }
 }
 
@@ -176,13 +167,7 @@ impl Decoder {
     /// Returns the number of flow records appended. On error the datagram was rejected wholly or in
     /// part: records decoded before the problem (and from other, valid sets) stay in `batch`, and the
     /// error names the first problem; every problem is counted in [`Decoder::stats`].
-    pub fn decode(
-        &mut self,
-        exporter: IpAddr,
-        now_ns: u64,
-        datagram: &[u8],
-        batch: &mut Batch,
-    ) -> Result<usize> {
+    pub fn decode(&mut self, exporter: IpAddr, now_ns: u64, datagram: &[u8], batch: &mut Batch) -> Result<usize> {
         let before = batch.len();
         let mut faults = Faults::default();
         let protocol = Protocol::detect(datagram);
@@ -190,9 +175,7 @@ impl Decoder {
             Some(p) => {
                 self.stats.datagrams[p as usize] += 1;
                 match p {
-                    Protocol::NetflowV5 => {
-                        netflow_v5::decode(datagram, exporter, now_ns, batch, &mut faults)
-                    }
+                    Protocol::NetflowV5 => netflow_v5::decode(datagram, exporter, now_ns, batch, &mut faults),
                     Protocol::NetflowV9 | Protocol::Ipfix => {
                         let mut ctx = templated::Context {
                             cache: &mut self.templates,
@@ -210,8 +193,7 @@ impl Decoder {
                         ctx.stats.add_to(&mut self.stats);
                     }
                     Protocol::SflowV5 => {
-                        self.stats.counter_samples +=
-                            sflow::decode(datagram, exporter, now_ns, batch, &mut faults);
+                        self.stats.counter_samples += sflow::decode(datagram, exporter, now_ns, batch, &mut faults);
                     }
                 }
             }

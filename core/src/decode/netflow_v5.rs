@@ -10,30 +10,13 @@ use crate::flow::{Addr, Batch, FlowRecord, FlowType};
 const HEADER_LEN: usize = 24;
 const RECORD_LEN: usize = 48;
 
-pub(crate) fn decode(
-    d: &[u8],
-    exporter: IpAddr,
-    now_ns: u64,
-    batch: &mut Batch,
-    faults: &mut Faults,
-) {
+pub(crate) fn decode(d: &[u8], exporter: IpAddr, now_ns: u64, batch: &mut Batch, faults: &mut Faults) {
     let mut h = Reader::new(d);
     let header = (|| {
         h.skip(2)?;
-        Some((
-            h.u16()?,
-            h.u32()?,
-            h.u32()?,
-            h.u32()?,
-            h.u32()?,
-            h.u8()?,
-            h.u8()?,
-            h.u16()?,
-        ))
+        Some((h.u16()?, h.u32()?, h.u32()?, h.u32()?, h.u32()?, h.u8()?, h.u8()?, h.u16()?))
     })();
-    let Some((count, uptime_ms, secs, nsecs, sequence, _engine_type, _engine_id, sampling)) =
-        header
-    else {
+    let Some((count, uptime_ms, secs, nsecs, sequence, _engine_type, _engine_id, sampling)) = header else {
         return faults.add(Fault::at(Reason::Truncated, h.pos()));
     };
     let export_ns = u64::from(secs) * 1_000_000_000 + u64::from(nsecs);
@@ -48,13 +31,9 @@ pub(crate) fn decode(
         ..FlowRecord::default()
     };
     let to_ns = |switched_ms: u32| {
-        export_ns.saturating_sub(
-            u64::from(uptime_ms.wrapping_sub(switched_ms)).saturating_mul(1_000_000),
-        )
+        export_ns.saturating_sub(u64::from(uptime_ms.wrapping_sub(switched_ms)).saturating_mul(1_000_000))
     };
-    let records = d[HEADER_LEN..]
-        .chunks_exact(RECORD_LEN)
-        .take(usize::from(count));
+    let records = d[HEADER_LEN..].chunks_exact(RECORD_LEN).take(usize::from(count));
     let complete = records.len();
     for r in records {
         let Some(rec) = batch.push(&base) else {
@@ -82,9 +61,6 @@ pub(crate) fn decode(
         rec.dst_net = u32::from(r[45]);
     }
     if complete < usize::from(count) {
-        faults.add(Fault::at(
-            Reason::Truncated,
-            HEADER_LEN + complete * RECORD_LEN,
-        ));
+        faults.add(Fault::at(Reason::Truncated, HEADER_LEN + complete * RECORD_LEN));
     }
 }

@@ -29,11 +29,7 @@ pub(crate) fn decode(d: &[u8], ctx: &mut Context<'_>, batch: &mut Batch, faults:
         observation_domain_id: source_id,
         ..FlowRecord::default()
     };
-    let clock = Clock {
-        export_ns: u64::from(secs) * 1_000_000_000,
-        uptime_ms: Some(uptime_ms),
-        sys_init_ms: 0,
-    };
+    let clock = Clock { export_ns: u64::from(secs) * 1_000_000_000, uptime_ms: Some(uptime_ms), sys_init_ms: 0 };
     let mut rd = Reader::new(d);
     rd.skip(HEADER_LEN);
     while rd.remaining() >= 4 {
@@ -60,13 +56,7 @@ pub(crate) fn decode(d: &[u8], ctx: &mut Context<'_>, batch: &mut Batch, faults:
 }
 
 /// Template records: id, field count, then (type, length) pairs.
-fn templates(
-    body: &[u8],
-    at: usize,
-    key: super::templates::SourceKey,
-    ctx: &mut Context<'_>,
-    faults: &mut Faults,
-) {
+fn templates(body: &[u8], at: usize, key: super::templates::SourceKey, ctx: &mut Context<'_>, faults: &mut Faults) {
     let mut rd = Reader::new(body);
     while rd.remaining() >= 4 {
         let start = at + rd.pos();
@@ -77,11 +67,7 @@ fn templates(
             break; // padding
         }
         if !read_specs(&mut rd, usize::from(count), ctx.specs) {
-            return faults.add(Fault {
-                reason: Reason::Truncated,
-                offset: start,
-                template_id: Some(id),
-            });
+            return faults.add(Fault { reason: Reason::Truncated, offset: start, template_id: Some(id) });
         }
         ctx.learn(key, id, 0, false, start, faults);
     }
@@ -105,19 +91,11 @@ fn option_templates(
             break; // padding
         }
         if scope_len % 4 != 0 || opt_len % 4 != 0 {
-            return faults.add(Fault {
-                reason: Reason::BadTemplate,
-                offset: start,
-                template_id: Some(id),
-            });
+            return faults.add(Fault { reason: Reason::BadTemplate, offset: start, template_id: Some(id) });
         }
         let scope = usize::from(scope_len / 4);
         if !read_specs(&mut rd, scope + usize::from(opt_len / 4), ctx.specs) {
-            return faults.add(Fault {
-                reason: Reason::Truncated,
-                offset: start,
-                template_id: Some(id),
-            });
+            return faults.add(Fault { reason: Reason::Truncated, offset: start, template_id: Some(id) });
         }
         ctx.learn(key, id, scope as u16, true, start, faults);
     }

@@ -158,8 +158,7 @@ fn ipv6(rd: &mut Reader<'_>, rec: &mut FlowRecord) -> Option<u8> {
                     // SRv6 segment routing header (RFC 8754): 4 more header bytes, then segments.
                     rec.ipv6_routing_header_seg_left = u32::from(seg_left);
                     for seg in rest.get(4..).unwrap_or(&[]).chunks_exact(16) {
-                        rec.ipv6_routing_header_addresses
-                            .push(Addr::from_slice(seg).unwrap_or_default());
+                        rec.ipv6_routing_header_addresses.push(Addr::from_slice(seg).unwrap_or_default());
                     }
                 }
             }
@@ -202,11 +201,7 @@ fn transport<'a>(rd: &mut Reader<'a>, proto: u8, rec: &mut FlowRecord) -> &'a [u
             Some(payload.get(..len.saturating_sub(8)).unwrap_or(payload))
         }
         1 | 58 => {
-            rec.layer_stack.push(if proto == 1 {
-                Layer::Icmp
-            } else {
-                Layer::IcmpV6
-            });
+            rec.layer_stack.push(if proto == 1 { Layer::Icmp } else { Layer::IcmpV6 });
             rec.icmp_type = u32::from(rd.u8()?);
             rec.icmp_code = u32::from(rd.u8()?);
             None
@@ -235,9 +230,7 @@ mod tests {
     }
 
     fn ipv4_udp(payload: &[u8]) -> Vec<u8> {
-        let mut p = vec![
-            0x45, 0x10, 0, 0, 0x12, 0x34, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-        ];
+        let mut p = vec![0x45, 0x10, 0, 0, 0x12, 0x34, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
         p.extend_from_slice(&[0x08, 0x07, 0x08, 0x08]);
         p.extend_from_slice(&((payload.len() + 8) as u16).to_be_bytes());
         p.extend_from_slice(&[0, 0]);
@@ -254,29 +247,11 @@ mod tests {
         let mut rec = FlowRecord::default();
         assert_eq!(parse(&f, LinkType::Ethernet, &mut rec), b"hello");
         assert_eq!(rec.vlan_id, 100);
-        assert_eq!(
-            (rec.src_addr.to_string(), rec.dst_addr.to_string()),
-            ("10.0.0.1".into(), "10.0.0.2".into())
-        );
-        assert_eq!(
-            (
-                rec.src_port,
-                rec.dst_port,
-                rec.proto,
-                rec.ip_ttl,
-                rec.ip_tos
-            ),
-            (2055, 2056, 17, 64, 0x10)
-        );
-        assert_eq!(
-            (rec.ip_flags, rec.fragment_id, rec.etype),
-            (2, 0x1234, 0x0800)
-        );
+        assert_eq!((rec.src_addr.to_string(), rec.dst_addr.to_string()), ("10.0.0.1".into(), "10.0.0.2".into()));
+        assert_eq!((rec.src_port, rec.dst_port, rec.proto, rec.ip_ttl, rec.ip_tos), (2055, 2056, 17, 64, 0x10));
+        assert_eq!((rec.ip_flags, rec.fragment_id, rec.etype), (2, 0x1234, 0x0800));
         assert_eq!(rec.src_mac, 0x060708090a0b);
-        assert_eq!(
-            rec.layer_stack.as_slice(),
-            &[Layer::Ethernet, Layer::Dot1Q, Layer::IPv4, Layer::Udp]
-        );
+        assert_eq!(rec.layer_stack.as_slice(), &[Layer::Ethernet, Layer::Dot1Q, Layer::IPv4, Layer::Udp]);
     }
 
     #[test]
@@ -287,23 +262,12 @@ mod tests {
         f.extend_from_slice(&[0x60, 0x00, 0x00, 0x05, 0, 20, 6, 60]);
         f.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         f.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
-        f.extend_from_slice(&[
-            0, 80, 0x1f, 0x90, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x12, 0, 0, 0, 0, 0, 0,
-        ]);
+        f.extend_from_slice(&[0, 80, 0x1f, 0x90, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x12, 0, 0, 0, 0, 0, 0]);
         let mut rec = FlowRecord::default();
         assert!(parse(&f, LinkType::Ethernet, &mut rec).is_empty());
         assert_eq!(rec.mpls_label.as_slice(), &[100, 200]);
         assert_eq!(rec.mpls_ttl.as_slice(), &[0x40, 0x3f]);
-        assert_eq!(
-            (
-                rec.etype,
-                rec.proto,
-                rec.src_port,
-                rec.dst_port,
-                rec.tcp_flags
-            ),
-            (0x86dd, 6, 80, 8080, 0x12)
-        );
+        assert_eq!((rec.etype, rec.proto, rec.src_port, rec.dst_port, rec.tcp_flags), (0x86dd, 6, 80, 8080, 0x12));
         assert_eq!((rec.ipv6_flow_label, rec.ip_ttl), (5, 60));
         assert_eq!(rec.dst_addr.to_string(), "2001:db8::2");
     }
@@ -322,10 +286,7 @@ mod tests {
         parse(&p, LinkType::Ip, &mut rec);
         assert_eq!(rec.ipv6_routing_header_seg_left, 1);
         assert_eq!(rec.ipv6_routing_header_addresses.len(), 2);
-        assert_eq!(
-            rec.ipv6_routing_header_addresses.as_slice()[1].to_string(),
-            "2001:db8::b"
-        );
+        assert_eq!(rec.ipv6_routing_header_addresses.as_slice()[1].to_string(), "2001:db8::b");
         assert_eq!((rec.fragment_id, rec.proto, rec.icmp_type), (7, 58, 128));
     }
 

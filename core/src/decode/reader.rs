@@ -65,11 +65,12 @@ impl<'a> Reader<'a> {
 
 /// Big-endian unsigned integer of 0..=8 bytes (RFC 7011 §6.2 reduced-size encoding); longer input keeps
 /// the low-order 8 bytes.
-#[inline]
+#[inline(always)]
 pub(crate) fn be_uint(v: &[u8]) -> u64 {
     match *v {
         [a] => u64::from(a),
         [a, b] => u64::from(u16::from_be_bytes([a, b])),
+        [a, b, c] => u64::from(u32::from_be_bytes([0, a, b, c])),
         [a, b, c, d] => u64::from(u32::from_be_bytes([a, b, c, d])),
         [a, b, c, d, e, f, g, h] => u64::from_be_bytes([a, b, c, d, e, f, g, h]),
         _ => v.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)),

@@ -16,13 +16,7 @@ const HEADER_IPV4: u32 = 11;
 const HEADER_IPV6: u32 = 12;
 
 /// Decodes a datagram; returns the number of counter samples appended.
-pub(crate) fn decode(
-    d: &[u8],
-    _exporter: IpAddr,
-    now_ns: u64,
-    batch: &mut Batch,
-    faults: &mut Faults,
-) -> u64 {
+pub(crate) fn decode(d: &[u8], _exporter: IpAddr, now_ns: u64, batch: &mut Batch, faults: &mut Faults) -> u64 {
     let mut rd = Reader::new(d);
     let header = (|| {
         rd.skip(4)?;
@@ -88,12 +82,7 @@ fn address(rd: &mut Reader<'_>) -> Option<Option<Addr>> {
     })
 }
 
-fn flow_sample(
-    body: &[u8],
-    expanded: bool,
-    base: &FlowRecord,
-    batch: &mut Batch,
-) -> Result<(), Reason> {
+fn flow_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Batch) -> Result<(), Reason> {
     let mut rd = Reader::new(body);
     let head = (|| {
         rd.skip(4)?; // sample sequence
@@ -226,12 +215,7 @@ fn gateway(rd: &mut Reader<'_>, rec: &mut FlowRecord) -> Option<()> {
 }
 
 /// Decodes a counter sample; returns how many interface counter records it held.
-fn counter_sample(
-    body: &[u8],
-    expanded: bool,
-    base: &FlowRecord,
-    batch: &mut Batch,
-) -> Option<u64> {
+fn counter_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Batch) -> Option<u64> {
     let mut rd = Reader::new(body);
     let sequence = rd.u32()?;
     let source_id = if expanded {

@@ -68,16 +68,8 @@ pub(crate) struct Sink<'b> {
 impl Template {
     /// Compiles `specs`; `None` when the template is unusable (no fields, too many fields, or a data
     /// record that would be empty).
-    pub(crate) fn compile(
-        specs: &[FieldSpec],
-        scope_fields: u16,
-        options: bool,
-        now_s: u64,
-    ) -> Option<Template> {
-        if specs.is_empty()
-            || specs.len() > MAX_TEMPLATE_FIELDS
-            || usize::from(scope_fields) > specs.len()
-        {
+    pub(crate) fn compile(specs: &[FieldSpec], scope_fields: u16, options: bool, now_s: u64) -> Option<Template> {
+        if specs.is_empty() || specs.len() > MAX_TEMPLATE_FIELDS || usize::from(scope_fields) > specs.len() {
             return None;
         }
         let mut offset = 0u32;
@@ -87,18 +79,9 @@ impl Template {
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                let target = if i < usize::from(scope_fields) {
-                    Target::Skip
-                } else {
-                    fields::target_for(f.pen, f.id, f.len)
-                };
-                let op = FieldOp {
-                    target,
-                    len: f.len,
-                    offset,
-                    id: f.id,
-                    pen: f.pen,
-                };
+                let target =
+                    if i < usize::from(scope_fields) { Target::Skip } else { fields::target_for(f.pen, f.id, f.len) };
+                let op = FieldOp { target, len: f.len, offset, id: f.id, pen: f.pen };
                 if f.len == VARIABLE_LENGTH {
                     variable = true;
                     min_len += 1;
@@ -144,11 +127,7 @@ impl Template {
     /// for an options template, into the returned [`OptionValues`]. Trailing bytes shorter than a
     /// record are padding. On error, records decoded before it stay in the batch; the error carries
     /// the offset within `body`.
-    pub(crate) fn decode_set(
-        &self,
-        body: &[u8],
-        sink: &mut Sink<'_>,
-    ) -> Result<OptionValues, (Reason, usize)> {
+    pub(crate) fn decode_set(&self, body: &[u8], sink: &mut Sink<'_>) -> Result<OptionValues, (Reason, usize)> {
         let mut opts = OptionValues::default();
         let mut rd = Reader::new(body);
         while rd.remaining() >= self.min_len {
@@ -163,9 +142,7 @@ impl Template {
             if self.options {
                 let mut rec = FlowRecord::default();
                 let mut s = Scratch::default();
-                self.walk(record, |op, v| {
-                    fields::apply(op.target, v, &mut rec, &mut s)
-                });
+                self.walk(record, |op, v| fields::apply(op.target, v, &mut rec, &mut s));
                 opts.records += 1;
                 if s.sampling != 0 {
                     opts.sampling = s.sampling;
@@ -199,11 +176,7 @@ impl Template {
         let rest = rd.rest();
         let mut probe = Reader::new(rest);
         for op in self.ops.iter() {
-            let len = if op.len == VARIABLE_LENGTH {
-                var_len(&mut probe)?
-            } else {
-                usize::from(op.len)
-            };
+            let len = if op.len == VARIABLE_LENGTH { var_len(&mut probe)? } else { usize::from(op.len) };
             probe.skip(len)?;
         }
         rd.take(probe.pos())
@@ -224,11 +197,7 @@ impl Template {
         }
         let mut rd = Reader::new(record);
         for op in self.ops.iter() {
-            let len = if op.len == VARIABLE_LENGTH {
-                var_len(&mut rd)
-            } else {
-                Some(usize::from(op.len))
-            };
+            let len = if op.len == VARIABLE_LENGTH { var_len(&mut rd) } else { Some(usize::from(op.len)) };
             match len.and_then(|n| rd.take(n)) {
                 Some(v) => f(op, v),
                 None => return,
@@ -256,9 +225,7 @@ mod tests {
     fn unusable_templates_do_not_compile() {
         assert!(Template::compile(&[], 0, false, 0).is_none());
         assert!(Template::compile(&[spec(1, 0)], 0, false, 0).is_none());
-        assert!(
-            Template::compile(&vec![spec(1, 4); MAX_TEMPLATE_FIELDS + 1], 0, false, 0).is_none()
-        );
+        assert!(Template::compile(&vec![spec(1, 4); MAX_TEMPLATE_FIELDS + 1], 0, false, 0).is_none());
         assert!(Template::compile(&[spec(1, 4)], 2, true, 0).is_none());
         let t = Template::compile(&[spec(1, 4), spec(2, 0)], 0, false, 0).expect("valid");
         assert!(t.same_as(&[spec(1, 4), spec(2, 0)], 0, false));
@@ -267,13 +234,7 @@ mod tests {
 
     #[test]
     fn variable_length_records_use_one_or_three_byte_lengths() {
-        let t = Template::compile(
-            &[spec(7, 2), spec(82, VARIABLE_LENGTH), spec(11, 2)],
-            0,
-            false,
-            0,
-        )
-        .expect("valid");
+        let t = Template::compile(&[spec(7, 2), spec(82, VARIABLE_LENGTH), spec(11, 2)], 0, false, 0).expect("valid");
         let mut body = vec![0, 80, 3, b'a', b'b', b'c', 1, 187];
         body.extend_from_slice(&[0, 81, 255, 1, 0]);
         body.extend(std::iter::repeat_n(b'x', 256));
@@ -294,16 +255,12 @@ mod tests {
         assert_eq!((recs[0].src_port, recs[0].dst_port), (80, 443));
         assert_eq!((recs[1].src_port, recs[1].dst_port), (81, 53));
         assert_eq!(batch.extra_field(&recs[0], 0, 82), Some(&b"abc"[..]));
-        assert_eq!(
-            batch.extra_field(&recs[1], 0, 82).map(<[u8]>::len),
-            Some(256)
-        );
+        assert_eq!(batch.extra_field(&recs[1], 0, 82).map(<[u8]>::len), Some(256));
     }
 
     #[test]
     fn a_record_cut_short_is_an_error_after_the_good_ones() {
-        let t = Template::compile(&[spec(82, VARIABLE_LENGTH), spec(7, 2)], 0, false, 0)
-            .expect("valid");
+        let t = Template::compile(&[spec(82, VARIABLE_LENGTH), spec(7, 2)], 0, false, 0).expect("valid");
         let body = [1, b'a', 0, 1, 9, b'b', b'c'];
         let mut batch = Batch::with_capacity(8);
         let base = FlowRecord::default();
@@ -315,10 +272,7 @@ mod tests {
             keep_extras: false,
             truncated_lists: 0,
         };
-        assert_eq!(
-            t.decode_set(&body, &mut sink).map(|o| o.records),
-            Err((Reason::Truncated, 4))
-        );
+        assert_eq!(t.decode_set(&body, &mut sink).map(|o| o.records), Err((Reason::Truncated, 4)));
         assert_eq!(batch.len(), 1);
     }
 }

@@ -41,11 +41,7 @@ pub(crate) struct Context<'d> {
 
 impl Context<'_> {
     pub(crate) fn key(&self, version: u16, domain: u32) -> SourceKey {
-        SourceKey {
-            exporter: self.exporter,
-            version,
-            domain,
-        }
+        SourceKey { exporter: self.exporter, version, domain }
     }
 
     /// Learns the template whose fields are in `self.specs`.
@@ -59,28 +55,13 @@ impl Context<'_> {
         faults: &mut Faults,
     ) {
         if id < 256 {
-            faults.add(Fault {
-                reason: Reason::BadTemplate,
-                offset: at,
-                template_id: Some(id),
-            });
+            faults.add(Fault { reason: Reason::BadTemplate, offset: at, template_id: Some(id) });
             return;
         }
-        match self.cache.learn(
-            key,
-            id,
-            self.specs,
-            scope_fields,
-            options,
-            super::secs(self.now_ns),
-        ) {
+        match self.cache.learn(key, id, self.specs, scope_fields, options, super::secs(self.now_ns)) {
             Ok(Learned::New) => self.stats.learned += 1,
             Ok(Learned::Refreshed) => self.stats.refreshed += 1,
-            Err(reason) => faults.add(Fault {
-                reason,
-                offset: at,
-                template_id: Some(id),
-            }),
+            Err(reason) => faults.add(Fault { reason, offset: at, template_id: Some(id) }),
         }
     }
 
@@ -98,11 +79,7 @@ impl Context<'_> {
         faults: &mut Faults,
     ) {
         let Some((tpl, src)) = self.cache.template(&key, id, super::secs(self.now_ns)) else {
-            faults.add(Fault {
-                reason: Reason::MissingTemplate,
-                offset: at,
-                template_id: Some(id),
-            });
+            faults.add(Fault { reason: Reason::MissingTemplate, offset: at, template_id: Some(id) });
             return;
         };
         clock.sys_init_ms = src.sys_init_ms;
@@ -120,15 +97,10 @@ impl Context<'_> {
             Ok(opts) => {
                 if opts.records > 0 {
                     self.stats.options += opts.records as u64;
-                    self.cache
-                        .set_options(&key, opts.sampling, opts.sys_init_ms);
+                    self.cache.set_options(&key, opts.sampling, opts.sys_init_ms);
                 }
             }
-            Err((reason, offset)) => faults.add(Fault {
-                reason,
-                offset: at + offset,
-                template_id: Some(id),
-            }),
+            Err((reason, offset)) => faults.add(Fault { reason, offset: at + offset, template_id: Some(id) }),
         }
     }
 }

@@ -33,12 +33,7 @@ impl Default for TemplateLimits {
     /// exporter typically uses < 50 templates and refreshes them every few minutes), while a flood is
     /// held to at most ~400 MiB of plans in the worst case of maximal templates.
     fn default() -> Self {
-        TemplateLimits {
-            max_sources: 16_384,
-            max_templates_per_source: 1024,
-            max_templates: 65_536,
-            ttl_secs: 3600,
-        }
+        TemplateLimits { max_sources: 16_384, max_templates_per_source: 1024, max_templates: 65_536, ttl_secs: 3600 }
     }
 }
 
@@ -78,11 +73,7 @@ pub(crate) enum Learned {
 impl TemplateCache {
     /// An empty cache with these bounds.
     pub fn new(limits: TemplateLimits) -> Self {
-        TemplateCache {
-            sources: FxHashMap::default(),
-            limits,
-            templates: 0,
-        }
+        TemplateCache { sources: FxHashMap::default(), limits, templates: 0 }
     }
 
     /// Number of templates held.
@@ -101,12 +92,7 @@ impl TemplateCache {
     }
 
     /// A live (not expired) template.
-    pub(crate) fn template(
-        &self,
-        key: &SourceKey,
-        id: u16,
-        now_s: u64,
-    ) -> Option<(&Template, &Source)> {
+    pub(crate) fn template(&self, key: &SourceKey, id: u16, now_s: u64) -> Option<(&Template, &Source)> {
         let src = self.sources.get(key)?;
         let t = src.templates.get(&id)?;
         (now_s.saturating_sub(t.last_seen_s) <= self.limits.ttl_secs).then_some((t, src))
@@ -134,58 +120,38 @@ impl TemplateCache {
         options: bool,
         now_s: u64,
     ) -> std::result::Result<Learned, Reason> {
-        if let Some(t) = self
-            .sources
-            .get_mut(&key)
-            .and_then(|s| s.templates.get_mut(&id))
+        if let Some(t) = self.sources.get_mut(&key).and_then(|s| s.templates.get_mut(&id))
+            && t.same_as(specs, scope_fields, options)
         {
-            if t.same_as(specs, scope_fields, options) {
-                t.last_seen_s = now_s;
-                return Ok(Learned::Refreshed);
-            }
+            t.last_seen_s = now_s;
+            return Ok(Learned::Refreshed);
         }
-        let tpl =
-            Template::compile(specs, scope_fields, options, now_s).ok_or(Reason::BadTemplate)?;
+        let tpl = Template::compile(specs, scope_fields, options, now_s).ok_or(Reason::BadTemplate)?;
         if !self.sources.contains_key(&key) && self.sources.len() >= self.limits.max_sources {
             self.purge_expired(now_s);
             if self.sources.len() >= self.limits.max_sources {
                 return Err(Reason::SourceLimit);
             }
         }
-        let replaces = self
-            .sources
-            .get(&key)
-            .is_some_and(|s| s.templates.contains_key(&id));
+        let replaces = self.sources.get(&key).is_some_and(|s| s.templates.contains_key(&id));
         if !replaces {
             let held = self.sources.get(&key).map_or(0, |s| s.templates.len());
-            if held >= self.limits.max_templates_per_source
-                || self.templates >= self.limits.max_templates
-            {
+            if held >= self.limits.max_templates_per_source || self.templates >= self.limits.max_templates {
                 self.purge_expired(now_s);
                 let held = self.sources.get(&key).map_or(0, |s| s.templates.len());
-                if held >= self.limits.max_templates_per_source
-                    || self.templates >= self.limits.max_templates
-                {
+                if held >= self.limits.max_templates_per_source || self.templates >= self.limits.max_templates {
                     return Err(Reason::TemplateLimit);
                 }
             }
             self.templates += 1;
         }
-        self.sources
-            .entry(key)
-            .or_default()
-            .templates
-            .insert(id, tpl);
+        self.sources.entry(key).or_default().templates.insert(id, tpl);
         Ok(Learned::New)
     }
 
     /// Forgets template `id` of a source (IPFIX withdrawal, RFC 7011 §8.1). Returns whether it existed.
     pub(crate) fn withdraw(&mut self, key: &SourceKey, id: u16) -> bool {
-        let removed = self
-            .sources
-            .get_mut(key)
-            .and_then(|s| s.templates.remove(&id))
-            .is_some();
+        let removed = self.sources.get_mut(key).and_then(|s| s.templates.remove(&id)).is_some();
         self.templates -= usize::from(removed);
         removed
     }
@@ -209,8 +175,7 @@ impl TemplateCache {
         let mut removed = 0;
         self.sources.retain(|_, src| {
             let before = src.templates.len();
-            src.templates
-                .retain(|_, t| now_s.saturating_sub(t.last_seen_s) <= ttl);
+            src.templates.retain(|_, t| now_s.saturating_sub(t.last_seen_s) <= ttl);
             removed += before - src.templates.len();
             !src.templates.is_empty()
         });
@@ -247,10 +212,7 @@ impl TemplateCache {
             })
             .collect();
         sources.sort_by_key(|s| (s.exporter, s.version, s.domain));
-        let saved = SavedCache {
-            format: SAVED_FORMAT,
-            sources,
-        };
+        let saved = SavedCache { format: SAVED_FORMAT, sources };
         serde_json::to_vec_pretty(&saved).unwrap_or_default()
     }
 
@@ -261,48 +223,23 @@ impl TemplateCache {
         let err = |detail: String| Error::TemplateImport { detail };
         let saved: SavedCache = serde_json::from_slice(saved).map_err(|e| err(e.to_string()))?;
         if saved.format != SAVED_FORMAT {
-            return Err(err(format!(
-                "format {} is not {SAVED_FORMAT}",
-                saved.format
-            )));
+            return Err(err(format!("format {} is not {SAVED_FORMAT}", saved.format)));
         }
-        let mut staged = TemplateCache {
-            sources: self.sources.clone(),
-            limits: self.limits,
-            templates: self.templates,
-        };
+        let mut staged =
+            TemplateCache { sources: self.sources.clone(), limits: self.limits, templates: self.templates };
         let mut loaded = 0;
         for s in &saved.sources {
             if s.version != 9 && s.version != 10 {
-                return Err(err(format!(
-                    "source {} has protocol version {}",
-                    s.exporter, s.version
-                )));
+                return Err(err(format!("source {} has protocol version {}", s.exporter, s.version)));
             }
-            let key = SourceKey {
-                exporter: s.exporter,
-                version: s.version,
-                domain: s.domain,
-            };
+            let key = SourceKey { exporter: s.exporter, version: s.version, domain: s.domain };
             for t in &s.templates {
                 if now_s.saturating_sub(t.last_seen_s) > self.limits.ttl_secs {
                     continue;
                 }
                 staged
-                    .learn(
-                        key,
-                        t.id,
-                        &t.fields,
-                        t.scope_fields,
-                        t.options,
-                        t.last_seen_s.min(now_s),
-                    )
-                    .map_err(|r| {
-                        err(format!(
-                            "template {} of {} domain {}: {r}",
-                            t.id, s.exporter, s.domain
-                        ))
-                    })?;
+                    .learn(key, t.id, &t.fields, t.scope_fields, t.options, t.last_seen_s.min(now_s))
+                    .map_err(|r| err(format!("template {} of {} domain {}: {r}", t.id, s.exporter, s.domain)))?;
                 loaded += 1;
             }
             staged.set_options(&key, s.sampling_rate, s.sys_init_ms);
@@ -347,69 +284,31 @@ mod tests {
     use super::*;
 
     fn key(last_octet: u8) -> SourceKey {
-        SourceKey {
-            exporter: IpAddr::from([10, 0, 0, last_octet]),
-            version: 10,
-            domain: 1,
-        }
+        SourceKey { exporter: IpAddr::from([10, 0, 0, last_octet]), version: 10, domain: 1 }
     }
 
     fn fields() -> Vec<FieldSpec> {
-        vec![
-            FieldSpec {
-                id: 8,
-                len: 4,
-                pen: 0,
-            },
-            FieldSpec {
-                id: 1,
-                len: 8,
-                pen: 0,
-            },
-        ]
+        vec![FieldSpec { id: 8, len: 4, pen: 0 }, FieldSpec { id: 1, len: 8, pen: 0 }]
     }
 
     fn limits() -> TemplateLimits {
-        TemplateLimits {
-            max_sources: 2,
-            max_templates_per_source: 3,
-            max_templates: 4,
-            ttl_secs: 100,
-        }
+        TemplateLimits { max_sources: 2, max_templates_per_source: 3, max_templates: 4, ttl_secs: 100 }
     }
 
     #[test]
     fn a_template_flood_is_bounded_per_source_and_overall() {
         let mut c = TemplateCache::new(limits());
         for id in 256..259 {
-            assert_eq!(
-                c.learn(key(1), id, &fields(), 0, false, 0),
-                Ok(Learned::New)
-            );
+            assert_eq!(c.learn(key(1), id, &fields(), 0, false, 0), Ok(Learned::New));
         }
-        assert_eq!(
-            c.learn(key(1), 259, &fields(), 0, false, 0),
-            Err(Reason::TemplateLimit)
-        );
-        assert_eq!(
-            c.learn(key(2), 256, &fields(), 0, false, 0),
-            Ok(Learned::New)
-        );
-        assert_eq!(
-            c.learn(key(2), 257, &fields(), 0, false, 0),
-            Err(Reason::TemplateLimit)
-        );
-        assert_eq!(
-            c.learn(key(3), 256, &fields(), 0, false, 0),
-            Err(Reason::SourceLimit)
-        );
+        assert_eq!(c.learn(key(1), 259, &fields(), 0, false, 0), Err(Reason::TemplateLimit));
+        assert_eq!(c.learn(key(2), 256, &fields(), 0, false, 0), Ok(Learned::New));
+        assert_eq!(c.learn(key(2), 257, &fields(), 0, false, 0), Err(Reason::TemplateLimit));
+        assert_eq!(c.learn(key(3), 256, &fields(), 0, false, 0), Err(Reason::SourceLimit));
         assert_eq!(c.len(), 4);
         assert_eq!(c.sources(), 2);
         // Re-sending a known template is a refresh, allowed even when full.
-        assert_eq!(
-            c.learn(key(1), 256, &fields(), 0, false, 5),
-            Ok(Learned::Refreshed)
-        );
+        assert_eq!(c.learn(key(1), 256, &fields(), 0, false, 5), Ok(Learned::Refreshed));
     }
 
     #[test]
@@ -420,10 +319,7 @@ mod tests {
         assert!(c.template(&key(1), 256, 101).is_none());
         c.learn(key(2), 256, &fields(), 0, false, 50).expect("room");
         // key(3) needs a source slot: the expired key(1) is purged to make it.
-        assert_eq!(
-            c.learn(key(3), 256, &fields(), 0, false, 120),
-            Ok(Learned::New)
-        );
+        assert_eq!(c.learn(key(3), 256, &fields(), 0, false, 120), Ok(Learned::New));
         assert_eq!(c.sources(), 2);
         assert_eq!(c.purge_expired(1000), 2);
         assert!(c.is_empty());

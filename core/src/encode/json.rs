@@ -8,24 +8,11 @@ use crate::flow::{Addr, ExtraField, FlowRecord};
 
 /// Appends `rec` as one JSON object and a newline to `out`. `extras` (from
 /// [`crate::flow::Batch::extra_fields`]) are written under `"extra"`, keyed `"<pen>.<id>"`, as hex.
-pub fn write_record<'a>(
-    rec: &FlowRecord,
-    extras: impl Iterator<Item = (&'a ExtraField, &'a [u8])>,
-    out: &mut Vec<u8>,
-) {
+pub fn write_record<'a>(rec: &FlowRecord, extras: impl Iterator<Item = (&'a ExtraField, &'a [u8])>, out: &mut Vec<u8>) {
     // Writing to a Vec cannot fail; the results are ignored for that reason.
     let w = out;
-    let _ = write!(
-        w,
-        r#"{{"type":"{}","time_received_ns":{}"#,
-        rec.flow_type.as_str(),
-        rec.time_received_ns
-    );
-    let _ = write!(
-        w,
-        r#","sequence_num":{},"sampling_rate":{}"#,
-        rec.sequence_num, rec.sampling_rate
-    );
+    let _ = write!(w, r#"{{"type":"{}","time_received_ns":{}"#, rec.flow_type.as_str(), rec.time_received_ns);
+    let _ = write!(w, r#","sequence_num":{},"sampling_rate":{}"#, rec.sequence_num, rec.sampling_rate);
     addr(w, "sampler_address", &rec.sampler_address);
     let _ = write!(
         w,
@@ -62,11 +49,7 @@ pub fn write_record<'a>(
         let _ = write!(w, r#","{k}":{v}"#);
     }
     addr(w, "next_hop", &rec.next_hop);
-    let _ = write!(
-        w,
-        r#","next_hop_as":{},"src_net":{},"dst_net":{}"#,
-        rec.next_hop_as, rec.src_net, rec.dst_net
-    );
+    let _ = write!(w, r#","next_hop_as":{},"src_net":{},"dst_net":{}"#, rec.next_hop_as, rec.src_net, rec.dst_net);
     addr(w, "bgp_next_hop", &rec.bgp_next_hop);
     list(w, "bgp_communities", rec.bgp_communities.as_slice());
     list(w, "as_path", rec.as_path.as_slice());
@@ -82,27 +65,13 @@ pub fn write_record<'a>(
         let _ = write!(w, r#"{}"{}""#, if i == 0 { "" } else { "," }, l.as_str());
     }
     w.push(b']');
-    addr_list(
-        w,
-        "ipv6_routing_header_addresses",
-        rec.ipv6_routing_header_addresses.as_slice(),
-    );
-    let _ = write!(
-        w,
-        r#","ipv6_routing_header_seg_left":{}"#,
-        rec.ipv6_routing_header_seg_left
-    );
+    addr_list(w, "ipv6_routing_header_addresses", rec.ipv6_routing_header_addresses.as_slice());
+    let _ = write!(w, r#","ipv6_routing_header_seg_left":{}"#, rec.ipv6_routing_header_seg_left);
     let mut extras = extras.peekable();
     if extras.peek().is_some() {
         w.extend_from_slice(br#","extra":{"#);
         for (i, (f, v)) in extras.enumerate() {
-            let _ = write!(
-                w,
-                r#"{}"{}.{}":""#,
-                if i == 0 { "" } else { "," },
-                f.pen,
-                f.id
-            );
+            let _ = write!(w, r#"{}"{}.{}":""#, if i == 0 { "" } else { "," }, f.pen, f.id);
             for b in v {
                 let _ = write!(w, "{b:02x}");
             }
@@ -134,11 +103,7 @@ fn addr_list(w: &mut Vec<u8>, key: &str, a: &[Addr]) {
 
 fn mac(w: &mut Vec<u8>, key: &str, m: u64) {
     let b = m.to_be_bytes();
-    let _ = write!(
-        w,
-        r#","{key}":"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}""#,
-        b[2], b[3], b[4], b[5], b[6], b[7]
-    );
+    let _ = write!(w, r#","{key}":"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}""#, b[2], b[3], b[4], b[5], b[6], b[7]);
 }
 
 fn list(w: &mut Vec<u8>, key: &str, v: &[u32]) {
@@ -171,11 +136,7 @@ mod tests {
         batch.push(&rec);
         batch.push_extra(5951, 128, b"/a");
         let mut out = Vec::new();
-        write_record(
-            &batch.records()[0],
-            batch.extra_fields(&batch.records()[0]),
-            &mut out,
-        );
+        write_record(&batch.records()[0], batch.extra_fields(&batch.records()[0]), &mut out);
         assert_eq!(out.last(), Some(&b'\n'));
         let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
         assert_eq!(v["type"], "IPFIX");

@@ -187,20 +187,12 @@ pub fn encode(rec: &FlowRecord, out: &mut Vec<u8>) {
         uint(w, tag, v.into());
     }
     packed(w, 80, rec.mpls_ttl.as_slice().iter().map(|&v| u64::from(v)));
-    packed(
-        w,
-        81,
-        rec.mpls_label.as_slice().iter().map(|&v| u64::from(v)),
-    );
+    packed(w, 81, rec.mpls_label.as_slice().iter().map(|&v| u64::from(v)));
     for a in rec.mpls_ip.as_slice() {
         bytes_always(w, 82, a.as_bytes());
     }
     bytes(w, 100, rec.bgp_next_hop.as_bytes());
-    packed(
-        w,
-        101,
-        rec.bgp_communities.as_slice().iter().map(|&v| u64::from(v)),
-    );
+    packed(w, 101, rec.bgp_communities.as_slice().iter().map(|&v| u64::from(v)));
     packed(w, 102, rec.as_path.as_slice().iter().map(|&v| u64::from(v)));
     packed(w, 103, rec.layer_stack.as_slice().iter().map(|&l| l as u64));
     for a in rec.ipv6_routing_header_addresses.as_slice() {
@@ -215,30 +207,18 @@ pub fn encode(rec: &FlowRecord, out: &mut Vec<u8>) {
 /// Decodes one length-delimited `FlowMessage` at the start of `buf`; returns the record and the bytes
 /// consumed (prefix included).
 pub fn decode_delimited(buf: &[u8]) -> Result<(FlowRecord, usize)> {
-    let bad = |offset| Error::Protobuf {
-        reason: Reason::BadProtobuf,
-        offset,
-    };
+    let bad = |offset| Error::Protobuf { reason: Reason::BadProtobuf, offset };
     let len = prost::encoding::decode_varint(&mut &buf[..]).map_err(|_| bad(0))?;
     let prefix = varint_len(len);
-    let end = usize::try_from(len)
-        .ok()
-        .and_then(|l| prefix.checked_add(l))
-        .ok_or(bad(0))?;
-    let body = buf.get(prefix..end).ok_or(Error::Protobuf {
-        reason: Reason::Truncated,
-        offset: buf.len(),
-    })?;
+    let end = usize::try_from(len).ok().and_then(|l| prefix.checked_add(l)).ok_or(bad(0))?;
+    let body = buf.get(prefix..end).ok_or(Error::Protobuf { reason: Reason::Truncated, offset: buf.len() })?;
     Ok((decode(body).map_err(|_| bad(prefix))?, end))
 }
 
 /// Decodes one un-prefixed `FlowMessage`. Lists longer than a [`FlowRecord`] holds are truncated;
 /// an address that is not 0, 4 or 16 bytes long rejects the message.
 pub fn decode(body: &[u8]) -> Result<FlowRecord> {
-    let m = FlowMessage::decode(body).map_err(|_| Error::Protobuf {
-        reason: Reason::BadProtobuf,
-        offset: 0,
-    })?;
+    let m = FlowMessage::decode(body).map_err(|_| Error::Protobuf { reason: Reason::BadProtobuf, offset: 0 })?;
     FlowRecord::try_from(&m)
 }
 
@@ -246,12 +226,7 @@ impl TryFrom<&FlowMessage> for FlowRecord {
     type Error = Error;
 
     fn try_from(m: &FlowMessage) -> Result<FlowRecord> {
-        let addr = |b: &[u8]| {
-            Addr::from_slice(b).ok_or(Error::Protobuf {
-                reason: Reason::BadLength,
-                offset: 0,
-            })
-        };
+        let addr = |b: &[u8]| Addr::from_slice(b).ok_or(Error::Protobuf { reason: Reason::BadLength, offset: 0 });
         fn list<T: Copy + Default, const N: usize>(it: impl Iterator<Item = T>) -> Bounded<T, N> {
             let mut b = Bounded::default();
             for v in it.take(N) {
@@ -391,7 +366,7 @@ fn varint_into(mut v: u64, buf: &mut [u8; 10]) -> usize {
 }
 
 fn varint_len(v: u64) -> usize {
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 #[inline]
@@ -443,16 +418,7 @@ mod tests {
 
     #[test]
     fn varint_lengths_match_the_encoding() {
-        for v in [
-            0u64,
-            1,
-            127,
-            128,
-            16_383,
-            16_384,
-            u64::from(u32::MAX),
-            u64::MAX,
-        ] {
+        for v in [0u64, 1, 127, 128, 16_383, 16_384, u64::from(u32::MAX), u64::MAX] {
             let mut buf = [0u8; 10];
             assert_eq!(varint_into(v, &mut buf), varint_len(v), "{v}");
         }
@@ -460,10 +426,7 @@ mod tests {
 
     #[test]
     fn delimited_prefix_is_fixed_up_for_short_and_long_bodies() {
-        let short = FlowRecord {
-            bytes: 1,
-            ..FlowRecord::default()
-        };
+        let short = FlowRecord { bytes: 1, ..FlowRecord::default() };
         let mut out = vec![0xAA];
         encode_delimited(&short, &mut out);
         assert_eq!(out, [0xAA, 2, 0x48, 1]);
@@ -475,23 +438,11 @@ mod tests {
         assert!(decode_delimited(&[]).is_err());
         assert_eq!(
             decode_delimited(&[5, 0]).map(|r| r.1),
-            Err(Error::Protobuf {
-                reason: Reason::Truncated,
-                offset: 2
-            })
+            Err(Error::Protobuf { reason: Reason::Truncated, offset: 2 })
         );
         assert!(decode(&[0x0a]).is_err());
         // src_addr (field 6) of 3 bytes is not an address.
-        assert!(matches!(
-            decode(&[0x32, 3, 1, 2, 3]),
-            Err(Error::Protobuf {
-                reason: Reason::BadLength,
-                ..
-            })
-        ));
-        assert!(
-            decode_delimited(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])
-                .is_err()
-        );
+        assert!(matches!(decode(&[0x32, 3, 1, 2, 3]), Err(Error::Protobuf { reason: Reason::BadLength, .. })));
+        assert!(decode_delimited(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err());
     }
 }

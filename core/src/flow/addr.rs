@@ -13,17 +13,11 @@ pub struct Addr {
 
 impl Addr {
     /// No address.
-    pub const NONE: Addr = Addr {
-        octets: [0; 16],
-        len: 0,
-    };
+    pub const NONE: Addr = Addr { octets: [0; 16], len: 0 };
 
     /// An IPv4 address from its four octets.
     pub const fn v4(o: [u8; 4]) -> Addr {
-        Addr {
-            octets: [o[0], o[1], o[2], o[3], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-            len: 4,
-        }
+        Addr { octets: [o[0], o[1], o[2], o[3], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], len: 4 }
     }
 
     /// An IPv6 address from its sixteen octets.
@@ -58,12 +52,7 @@ impl Addr {
     /// The address as a standard library value, `None` when absent.
     pub fn ip(&self) -> Option<IpAddr> {
         match self.len {
-            4 => Some(IpAddr::V4(Ipv4Addr::new(
-                self.octets[0],
-                self.octets[1],
-                self.octets[2],
-                self.octets[3],
-            ))),
+            4 => Some(IpAddr::V4(Ipv4Addr::new(self.octets[0], self.octets[1], self.octets[2], self.octets[3]))),
             16 => Some(IpAddr::V6(Ipv6Addr::from(self.octets))),
             _ => None,
         }
@@ -104,13 +93,9 @@ mod tests {
     #[test]
     fn from_slice_accepts_only_protobuf_address_lengths() {
         assert_eq!(Addr::from_slice(&[]), Some(Addr::NONE));
-        assert_eq!(
-            Addr::from_slice(&[10, 0, 0, 1]).map(|a| a.to_string()),
-            Some("10.0.0.1".into())
-        );
+        assert_eq!(Addr::from_slice(&[10, 0, 0, 1]).map(|a| a.to_string()), Some("10.0.0.1".into()));
         assert_eq!(Addr::from_slice(&[0; 5]), None);
-        let v6 = Addr::from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
-            .expect("16 bytes");
+        let v6 = Addr::from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]).expect("16 bytes");
         assert_eq!(v6.to_string(), "2001:db8::1");
         assert_eq!(v6.as_bytes().len(), 16);
         assert!(Addr::NONE.is_none());

@@ -125,24 +125,15 @@ impl Batch {
     pub fn extra_fields(&self, record: &FlowRecord) -> impl Iterator<Item = (&ExtraField, &[u8])> {
         let start = record.extra.start as usize;
         let end = start + usize::from(record.extra.len);
-        self.extra_fields
-            .get(start..end)
-            .unwrap_or(&[])
-            .iter()
-            .map(|f| {
-                let s = f.start as usize;
-                (
-                    f,
-                    self.extra_bytes.get(s..s + f.len as usize).unwrap_or(&[]),
-                )
-            })
+        self.extra_fields.get(start..end).unwrap_or(&[]).iter().map(|f| {
+            let s = f.start as usize;
+            (f, self.extra_bytes.get(s..s + f.len as usize).unwrap_or(&[]))
+        })
     }
 
     /// The raw bytes of field (`pen`, `id`) of `record`, if the decoder kept it.
     pub fn extra_field(&self, record: &FlowRecord, pen: u32, id: u16) -> Option<&[u8]> {
-        self.extra_fields(record)
-            .find(|(f, _)| f.pen == pen && f.id == id)
-            .map(|(_, b)| b)
+        self.extra_fields(record).find(|(f, _)| f.pen == pen && f.id == id).map(|(_, b)| b)
     }
 
     /// Appends a record slot initialised to `template` and returns it, or `None` when full.
@@ -180,12 +171,7 @@ impl Batch {
         };
         rec.extra.len = rec.extra.len.saturating_add(1);
         self.extra_bytes.extend_from_slice(bytes);
-        self.extra_fields.push(ExtraField {
-            pen,
-            id,
-            start,
-            len: bytes.len() as u32,
-        });
+        self.extra_fields.push(ExtraField { pen, id, start, len: bytes.len() as u32 });
         true
     }
 

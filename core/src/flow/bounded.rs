@@ -9,10 +9,7 @@ pub struct Bounded<T: Copy + Default, const N: usize> {
 
 impl<T: Copy + Default, const N: usize> Default for Bounded<T, N> {
     fn default() -> Self {
-        Bounded {
-            items: [T::default(); N],
-            len: 0,
-        }
+        Bounded { items: [T::default(); N], len: 0 }
     }
 }
 

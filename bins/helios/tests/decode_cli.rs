@@ -1,0 +1,99 @@
+//! `helios decode` end to end: the real binary on pcap, pcapng and raw captures of real exporters.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn testdata(rel: &str) -> PathBuf {
+    [env!("CARGO_MANIFEST_DIR"), "..", "..", "testdata", rel].iter().collect()
+}
+
+fn helios(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_helios")).args(args).output().expect("helios runs")
+}
+
+fn flows(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect()
+}
+
+#[test]
+fn decodes_every_vendor_in_a_pcap_and_reports_bad_datagrams_on_stderr() {
+    let pcap = testdata("pcap/vendors.pcap");
+    let out = helios(&["decode", "--summary", pcap.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let flows = flows(&out);
+    assert_eq!(flows.len(), 121 + 272 + 111 + 7);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The upstream project's invalid datagrams are reported with their reason, and decoding goes on.
+    assert_eq!(stderr.matches(": truncated at byte 1464").count(), 2, "{stderr}");
+    assert!(stderr.contains("missing_template at byte 24 (template 259)"), "{stderr}");
+    assert!(stderr.contains("sflow_v5: 5 datagrams, 7 flows"), "{stderr}");
+    // Exporter = IP source of the datagram; type names as goflow2's.
+    let mikrotik_v5 =
+        flows.iter().find(|f| f["type"] == "NETFLOW_V5" && f["dst_port"] == 51826).expect("MikroTik flow");
+    assert_eq!(mikrotik_v5["src_addr"], "10.0.8.1");
+    assert!(mikrotik_v5["sampler_address"].as_str().expect("address").starts_with("10.0."));
+    let types: std::collections::BTreeSet<_> =
+        flows.iter().map(|f| f["type"].as_str().expect("type").to_owned()).collect();
+    assert_eq!(types.into_iter().collect::<Vec<_>>(), ["IPFIX", "NETFLOW_V5", "NETFLOW_V9", "SFLOW_5"]);
+    let vlan = flows.iter().find(|f| f["type"] == "SFLOW_5" && f["vlan_id"] == 2422).expect("sFlow 802.1Q flow");
+    assert_eq!(vlan["src_mac"], "00:09:0f:09:37:1c");
+}
+
+#[test]
+fn decodes_pcapng_and_raw_payloads_alike() {
+    let ng = helios(&["decode", testdata("pcap/ipfix-pflow.pcapng").to_str().expect("utf-8")]);
+    assert!(ng.status.success());
+    let from_pcapng = flows(&ng);
+    assert_eq!(from_pcapng.len(), 26);
+    assert_eq!(from_pcapng[25]["sampler_address"], "192.0.2.9");
+    let dir = testdata("vendor-captures/netflow");
+    let raw = helios(&[
+        "decode",
+        "--raw",
+        "--exporter",
+        "192.0.2.9",
+        dir.join("ipfix_test_openbsd_pflow_tpl.dat").to_str().expect("utf-8"),
+        dir.join("ipfix_test_openbsd_pflow_data.dat").to_str().expect("utf-8"),
+    ]);
+    let from_raw = flows(&raw);
+    assert_eq!(from_raw.len(), 26);
+    for (a, b) in from_pcapng.iter().zip(&from_raw) {
+        assert_eq!(
+            (&a["src_addr"], &a["bytes"], &a["time_flow_end_ns"]),
+            (&b["src_addr"], &b["bytes"], &b["time_flow_end_ns"])
+        );
+    }
+    assert_eq!(from_raw[25]["dst_port"], 64026);
+}
+
+#[test]
+fn saved_templates_decode_data_without_its_templates() {
+    let dir = testdata("vendor-captures/netflow");
+    let tmp = std::env::temp_dir().join(format!("helios-templates-{}.json", std::process::id()));
+    let (tpl, data) = (dir.join("netflow9_test_cisco_asa_1_tpl.dat"), dir.join("netflow9_test_cisco_asa_1_data.dat"));
+    let save =
+        helios(&["decode", "--raw", "--save-templates", tmp.to_str().expect("utf-8"), tpl.to_str().expect("utf-8")]);
+    assert!(save.status.success());
+    let without = helios(&["decode", "--raw", data.to_str().expect("utf-8")]);
+    assert_eq!(flows(&without).len(), 0);
+    assert!(String::from_utf8_lossy(&without.stderr).contains("missing_template"));
+    let with =
+        helios(&["decode", "--raw", "--load-templates", tmp.to_str().expect("utf-8"), data.to_str().expect("utf-8")]);
+    assert_eq!(flows(&with).len(), 14);
+    std::fs::remove_file(&tmp).expect("cleanup");
+}
+
+#[test]
+fn unreadable_inputs_fail_the_command_but_not_the_other_files() {
+    let good = testdata("vendor-captures/netflow/netflow5.dat");
+    let out = helios(&["decode", "--raw", "/nonexistent/capture.dat", good.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    assert_eq!(flows(&out).len(), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/capture.dat"));
+    // A file that is not a capture is unreadable as pcap.
+    let not_pcap = helios(&["decode", good.to_str().expect("utf-8")]);
+    assert!(!not_pcap.status.success());
+    assert!(String::from_utf8_lossy(&not_pcap.stderr).contains("not a readable pcap"));
+    let help = helios(&["decode", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("goflow2"));
+}

@@ -1,0 +1,18 @@
+//! goflow2 protobuf decoding (length-delimited stream and single messages) of arbitrary bytes: never
+//! panics; whatever decodes re-encodes and decodes to the same record.
+#![no_main]
+
+use helios_core::encode::protobuf;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(rec) = protobuf::decode(data) {
+        let mut out = Vec::new();
+        protobuf::encode(&rec, &mut out);
+        assert_eq!(protobuf::decode(&out), Ok(rec));
+    }
+    let mut rest = data;
+    while let Ok((_, used)) = protobuf::decode_delimited(rest) {
+        rest = &rest[used..];
+    }
+});

@@ -15,7 +15,7 @@ fn decode(c: &mut Criterion) {
         group.throughput(Throughput::Elements(w.records as u64));
         let (mut decoder, mut batch) = w.decoder();
         group.bench_function("helios", |b| b.iter(|| black_box(w.decode(&mut decoder, &mut batch))));
-        if w.name == "sflow_v5" {
+        if w.name.starts_with("sflow") {
             group.bench_function("sflow_parser", |b| {
                 b.iter(|| black_box(sflow_parser::parse_datagram(black_box(&w.datagram)).map(|d| d.samples.len())))
             });

@@ -29,10 +29,12 @@ fn capture(dir: &str, name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("benchmark input {}: {e}", path.display()))
 }
 
-/// The workloads, one per protocol:
+/// The workloads, from real exporters:
 /// - `netflow_v5`: MikroTik, 30 records;
-/// - `netflow_v9`: softflowd data flowset of 29 records with source and destination MACs;
+/// - `netflow_v9`: softflowd, one flowset of 29 small records (7 fields, with MACs);
+/// - `netflow_v9_cisco`: Cisco ASR 9000, one flowset of 21 records of 23 fields (BGP, VRF, sampler);
 /// - `ipfix`: OpenBSD pflow, 26 records (IPv4, millisecond timestamps);
+/// - `ipfix_mikrotik`: MikroTik, 1400-byte set of 20+-field records (MACs, NAT, IPv6 fields);
 /// - `sflow_v5`: a switch's datagram of 5 flow samples with Ethernet/802.1Q/IPv4/TCP raw headers.
 pub fn workloads() -> Vec<Workload> {
     let nf = |n| capture("netflow", n);
@@ -42,6 +44,18 @@ pub fn workloads() -> Vec<Workload> {
             name: "netflow_v9",
             setup: vec![nf("netflow9_test_macaddr_tpl.dat")],
             datagram: nf("netflow9_test_macaddr_data.dat"),
+            records: 0,
+        },
+        Workload {
+            name: "netflow_v9_cisco",
+            setup: vec![nf("netflow9_test_cisco_asr9k_tpl260.dat")],
+            datagram: nf("netflow9_test_cisco_asr9k_data260.dat"),
+            records: 0,
+        },
+        Workload {
+            name: "ipfix_mikrotik",
+            setup: vec![nf("ipfix_test_mikrotik_tpl.dat")],
+            datagram: nf("ipfix_test_mikrotik_data258.dat"),
             records: 0,
         },
         Workload {

@@ -195,87 +195,169 @@ fn mac(v: &[u8]) -> u64 {
     }
 }
 
-/// Writes the value `v` of a field with target `t` into `rec`.
-#[inline(always)]
+/// How a field's bytes are read, decided with its target when the template is compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// Nothing to read (skipped or unmapped fields).
+    Nothing,
+    U8,
+    U16,
+    U32,
+    U64,
+    /// An unsigned integer of 3, 5, 6 or 7 bytes (reduced-size encoding).
+    UintN,
+    /// Addresses, MACs, MPLS label entries: the target takes the bytes.
+    Bytes,
+}
+
+impl Read {
+    pub(crate) fn of(t: Target, len: u16) -> Read {
+        use Target::*;
+        match t {
+            Skip | Unmapped => Read::Nothing,
+            SrcAddr | DstAddr | NextHop | BgpNextHop | SrcMac | DstMac | MplsLabel => Read::Bytes,
+            _ => match len {
+                1 => Read::U8,
+                2 => Read::U16,
+                4 => Read::U32,
+                8 => Read::U64,
+                _ => Read::UintN,
+            },
+        }
+    }
+}
+
+/// Writes the value `v` of a field with target `t` into `rec` (any length; the slow path for
+/// variable-length and options records).
+#[inline]
 pub(crate) fn apply(t: Target, v: &[u8], rec: &mut FlowRecord, s: &mut Scratch) {
+    match Read::of(t, v.len() as u16) {
+        Read::Nothing => {}
+        Read::Bytes => set_bytes(t, v, rec, s),
+        _ => set_uint(t, be_uint(v), rec, s),
+    }
+}
+
+/// Reads the field at `at` of a fixed-length record as `read` says and writes it into `rec`.
+#[inline(always)]
+pub(crate) fn read_into(
+    read: Read,
+    t: Target,
+    record: &[u8],
+    at: usize,
+    len: usize,
+    rec: &mut FlowRecord,
+    s: &mut Scratch,
+) {
+    let v = match read {
+        Read::Nothing => return,
+        Read::U8 => record.get(at).map(|&b| u64::from(b)),
+        Read::U16 => record.get(at..at + 2).map(|b| u64::from(u16::from_be_bytes([b[0], b[1]]))),
+        Read::U32 => record.get(at..at + 4).map(|b| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))),
+        Read::U64 => {
+            record.get(at..at + 8).map(|b| u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+        }
+        Read::UintN => record.get(at..at + len).map(be_uint),
+        Read::Bytes => {
+            if let Some(b) = record.get(at..at + len) {
+                set_bytes(t, b, rec, s);
+            }
+            return;
+        }
+    };
+    if let Some(v) = v {
+        set_uint(t, v, rec, s);
+    }
+}
+
+/// Targets that take bytes: addresses, MACs, MPLS label stack entries.
+#[inline(always)]
+fn set_bytes(t: Target, v: &[u8], rec: &mut FlowRecord, s: &mut Scratch) {
     use Target::*;
-    let n = || be_uint(v);
-    let n32 = || be_uint(v) as u32;
     match t {
-        Skip | Unmapped => {}
-        Bytes => rec.bytes = n(),
-        Packets => rec.packets = n(),
+        SrcAddr => rec.src_addr = Addr::from_slice(v).unwrap_or_default(),
+        DstAddr => rec.dst_addr = Addr::from_slice(v).unwrap_or_default(),
+        NextHop => rec.next_hop = Addr::from_slice(v).unwrap_or_default(),
+        BgpNextHop => rec.bgp_next_hop = Addr::from_slice(v).unwrap_or_default(),
+        SrcMac => rec.src_mac = mac(v),
+        DstMac => rec.dst_mac = mac(v),
+        MplsLabel => {
+            // RFC 3954 / RFC 7012: label (20 bits), EXP (3), bottom-of-stack (1) in the first 3 bytes.
+            let label = (be_uint(v.get(..3).unwrap_or(v)) >> 4) as u32;
+            if !rec.mpls_label.push(label) {
+                s.truncated = true;
+            }
+        }
+        _ => set_uint(t, be_uint(v), rec, s),
+    }
+}
+
+/// Targets that take an unsigned integer.
+#[inline(always)]
+fn set_uint(t: Target, n: u64, rec: &mut FlowRecord, s: &mut Scratch) {
+    use Target::*;
+    let n32 = n as u32;
+    match t {
+        Bytes => rec.bytes = n,
+        Packets => rec.packets = n,
         BytesFallback => {
             if rec.bytes == 0 {
-                rec.bytes = n()
+                rec.bytes = n
             }
         }
         PacketsFallback => {
             if rec.packets == 0 {
-                rec.packets = n()
+                rec.packets = n
             }
         }
-        Proto => rec.proto = n32(),
-        Tos => rec.ip_tos = n32(),
-        TcpFlags => rec.tcp_flags = n32(),
-        SrcPort => rec.src_port = n32(),
-        DstPort => rec.dst_port = n32(),
-        SrcAddr => rec.src_addr = Addr::from_slice(v).unwrap_or_default(),
-        DstAddr => rec.dst_addr = Addr::from_slice(v).unwrap_or_default(),
-        SrcNet => rec.src_net = n32(),
-        DstNet => rec.dst_net = n32(),
-        InIf => rec.in_if = n32(),
-        OutIf => rec.out_if = n32(),
-        NextHop => rec.next_hop = Addr::from_slice(v).unwrap_or_default(),
-        BgpNextHop => rec.bgp_next_hop = Addr::from_slice(v).unwrap_or_default(),
-        SrcAs => rec.src_as = n32(),
-        DstAs => rec.dst_as = n32(),
-        NextHopAs => rec.next_hop_as = n32(),
-        StartUptimeMs => s.start_uptime_ms = Some(n32()),
-        EndUptimeMs => s.end_uptime_ms = Some(n32()),
-        StartSecs => rec.time_flow_start_ns = n().saturating_mul(NS_PER_S),
-        EndSecs => rec.time_flow_end_ns = n().saturating_mul(NS_PER_S),
-        StartMillis => rec.time_flow_start_ns = n().saturating_mul(NS_PER_MS),
-        EndMillis => rec.time_flow_end_ns = n().saturating_mul(NS_PER_MS),
-        StartNtp => rec.time_flow_start_ns = ntp_to_unix_ns(n()),
-        EndNtp => rec.time_flow_end_ns = ntp_to_unix_ns(n()),
-        SysInitMillis => s.sys_init_ms = n(),
-        FlowLabel => rec.ipv6_flow_label = n32() & 0x000f_ffff,
+        Proto => rec.proto = n32,
+        Tos => rec.ip_tos = n32,
+        TcpFlags => rec.tcp_flags = n32,
+        SrcPort => rec.src_port = n32,
+        DstPort => rec.dst_port = n32,
+        SrcNet => rec.src_net = n32,
+        DstNet => rec.dst_net = n32,
+        InIf => rec.in_if = n32,
+        OutIf => rec.out_if = n32,
+        SrcAs => rec.src_as = n32,
+        DstAs => rec.dst_as = n32,
+        NextHopAs => rec.next_hop_as = n32,
+        StartUptimeMs => s.start_uptime_ms = Some(n32),
+        EndUptimeMs => s.end_uptime_ms = Some(n32),
+        StartSecs => rec.time_flow_start_ns = n.saturating_mul(NS_PER_S),
+        EndSecs => rec.time_flow_end_ns = n.saturating_mul(NS_PER_S),
+        StartMillis => rec.time_flow_start_ns = n.saturating_mul(NS_PER_MS),
+        EndMillis => rec.time_flow_end_ns = n.saturating_mul(NS_PER_MS),
+        StartNtp => rec.time_flow_start_ns = ntp_to_unix_ns(n),
+        EndNtp => rec.time_flow_end_ns = ntp_to_unix_ns(n),
+        SysInitMillis => s.sys_init_ms = n,
+        FlowLabel => rec.ipv6_flow_label = n32 & 0x000f_ffff,
         IcmpTypeCode => {
-            let tc = n32();
-            rec.icmp_type = (tc >> 8) & 0xff;
-            rec.icmp_code = tc & 0xff;
+            rec.icmp_type = (n32 >> 8) & 0xff;
+            rec.icmp_code = n32 & 0xff;
         }
-        IcmpType => rec.icmp_type = n32(),
-        IcmpCode => rec.icmp_code = n32(),
-        SamplingPacketInterval => s.offer_sampling(3, n()),
-        SamplingInterval => s.offer_sampling(2, n()),
-        SamplerRandomInterval => s.offer_sampling(1, n()),
-        FragmentId => rec.fragment_id = n32(),
-        FragmentOffset => rec.fragment_offset = n32(),
-        IpFlags => rec.ip_flags = n32(),
-        Ttl => rec.ip_ttl = n32(),
-        SrcMac => rec.src_mac = mac(v),
-        DstMac => rec.dst_mac = mac(v),
-        SrcVlan => rec.src_vlan = n32(),
-        DstVlan => rec.dst_vlan = n32(),
-        VlanId => rec.vlan_id = n32(),
+        IcmpType => rec.icmp_type = n32,
+        IcmpCode => rec.icmp_code = n32,
+        SamplingPacketInterval => s.offer_sampling(3, n),
+        SamplingInterval => s.offer_sampling(2, n),
+        SamplerRandomInterval => s.offer_sampling(1, n),
+        FragmentId => rec.fragment_id = n32,
+        FragmentOffset => rec.fragment_offset = n32,
+        IpFlags => rec.ip_flags = n32,
+        Ttl => rec.ip_ttl = n32,
+        SrcVlan => rec.src_vlan = n32,
+        DstVlan => rec.dst_vlan = n32,
+        VlanId => rec.vlan_id = n32,
         IpVersion => {
-            rec.etype = match n() {
+            rec.etype = match n {
                 4 => 0x0800,
                 6 => 0x86dd,
                 _ => rec.etype,
             }
         }
-        ForwardingStatus => rec.forwarding_status = n32(),
-        ObservationPointId => rec.observation_point_id = n32(),
-        MplsLabel => {
-            // RFC 3954 / RFC 7012: label (20 bits), EXP (3), bottom-of-stack (1) in the first 3 bytes.
-            let label = (be_uint(&v[..3]) >> 4) as u32;
-            if !rec.mpls_label.push(label) {
-                s.truncated = true;
-            }
-        }
+        ForwardingStatus => rec.forwarding_status = n32,
+        ObservationPointId => rec.observation_point_id = n32,
+        Skip | Unmapped | SrcAddr | DstAddr | NextHop | BgpNextHop | SrcMac | DstMac | MplsLabel => {}
     }
 }
 

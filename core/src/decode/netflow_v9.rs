@@ -4,7 +4,7 @@
 use super::fields::Clock;
 use super::reader::Reader;
 use super::template::FieldSpec;
-use super::templated::{Context, is_zero_padding};
+use super::templated::{Context, for_each_set};
 use super::{Fault, Faults};
 use crate::error::Reason;
 use crate::flow::{Addr, Batch, FlowRecord, FlowType};
@@ -30,29 +30,16 @@ pub(crate) fn decode(d: &[u8], ctx: &mut Context<'_>, batch: &mut Batch, faults:
         ..FlowRecord::default()
     };
     let clock = Clock { export_ns: u64::from(secs) * 1_000_000_000, uptime_ms: Some(uptime_ms), sys_init_ms: 0 };
-    let mut rd = Reader::new(d);
-    rd.skip(HEADER_LEN);
-    while rd.remaining() >= 4 {
-        let at = rd.pos();
-        let (Some(id), Some(len)) = (rd.u16(), rd.u16()) else {
-            break;
-        };
-        if len < 4 {
-            if !(id == 0 && len == 0 && is_zero_padding(rd.rest())) {
-                faults.add(Fault::at(Reason::BadLength, at));
-            }
-            return;
-        }
-        let Some(body) = rd.take(usize::from(len) - 4) else {
-            return faults.add(Fault::at(Reason::Truncated, at));
-        };
-        match id {
-            0 => templates(body, at + 4, key, ctx, faults),
-            1 => option_templates(body, at + 4, key, ctx, faults),
-            2..=255 => faults.add(Fault::at(Reason::BadSetId, at)),
-            _ => ctx.data_set(key, id, body, at + 4, &base, clock, batch, faults),
-        }
+    let framing = for_each_set(d, HEADER_LEN, |id, at, body| match id {
+        0 => templates(body, at, key, ctx, faults),
+        1 => option_templates(body, at, key, ctx, faults),
+        2..=255 => faults.add(Fault::at(Reason::BadSetId, at - 4)),
+        _ => {}
+    });
+    if let Some(f) = framing {
+        faults.add(f);
     }
+    ctx.data_sets(key, d, HEADER_LEN, &base, clock, batch, faults);
 }
 
 /// Template records: id, field count, then (type, length) pairs.

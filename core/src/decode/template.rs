@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fields::{self, Clock, Scratch, Target, VARIABLE_LENGTH};
+use super::fields::{self, Clock, Read, Scratch, Target, VARIABLE_LENGTH};
 use super::reader::Reader;
 use crate::error::Reason;
 use crate::flow::{Batch, FlowRecord};
@@ -26,6 +26,7 @@ pub struct FieldSpec {
 #[derive(Debug, Clone, Copy)]
 struct FieldOp {
     target: Target,
+    read: Read,
     len: u16,
     offset: u32,
     id: u16,
@@ -81,7 +82,7 @@ impl Template {
             .map(|(i, f)| {
                 let target =
                     if i < usize::from(scope_fields) { Target::Skip } else { fields::target_for(f.pen, f.id, f.len) };
-                let op = FieldOp { target, len: f.len, offset, id: f.id, pen: f.pen };
+                let op = FieldOp { target, read: Read::of(target, f.len), len: f.len, offset, id: f.id, pen: f.pen };
                 if f.len == VARIABLE_LENGTH {
                     variable = true;
                     min_len += 1;
@@ -128,6 +129,46 @@ impl Template {
     /// record are padding. On error, records decoded before it stay in the batch; the error carries
     /// the offset within `body`.
     pub(crate) fn decode_set(&self, body: &[u8], sink: &mut Sink<'_>) -> Result<OptionValues, (Reason, usize)> {
+        if self.options {
+            return self.decode_options(body);
+        }
+        let Some(n) = self.fixed_len else { return self.decode_variable(body, sink) };
+        // The hot path: fixed-length records, each op at a precomputed offset.
+        for (i, record) in body.chunks_exact(n).enumerate() {
+            let Some(rec) = sink.batch.push(sink.base) else { return Err((Reason::BatchFull, i * n)) };
+            let mut s = Scratch::default();
+            for op in self.ops.iter() {
+                fields::read_into(op.read, op.target, record, op.offset as usize, usize::from(op.len), rec, &mut s);
+            }
+            fields::finish(rec, &s, &sink.clock, sink.source_sampling);
+            sink.truncated_lists += u64::from(s.truncated);
+            if sink.keep_extras {
+                self.keep_extras(record, sink.batch);
+            }
+        }
+        Ok(OptionValues::default())
+    }
+
+    /// Records with variable-length fields: each record's length is found by walking it first.
+    fn decode_variable(&self, body: &[u8], sink: &mut Sink<'_>) -> Result<OptionValues, (Reason, usize)> {
+        let mut rd = Reader::new(body);
+        while rd.remaining() >= self.min_len {
+            let start = rd.pos();
+            let Some(record) = self.variable_record(&mut rd) else { return Err((Reason::Truncated, start)) };
+            let Some(rec) = sink.batch.push(sink.base) else { return Err((Reason::BatchFull, start)) };
+            let mut s = Scratch::default();
+            self.walk(record, |op, v| fields::apply(op.target, v, rec, &mut s));
+            fields::finish(rec, &s, &sink.clock, sink.source_sampling);
+            sink.truncated_lists += u64::from(s.truncated);
+            if sink.keep_extras {
+                self.keep_extras(record, sink.batch);
+            }
+        }
+        Ok(OptionValues::default())
+    }
+
+    /// Options data records: their values are for the exporter, not flows.
+    fn decode_options(&self, body: &[u8]) -> Result<OptionValues, (Reason, usize)> {
         let mut opts = OptionValues::default();
         let mut rd = Reader::new(body);
         while rd.remaining() >= self.min_len {
@@ -136,39 +177,28 @@ impl Template {
                 Some(n) => rd.take(n),
                 None => self.variable_record(&mut rd),
             };
-            let Some(record) = record else {
-                return Err((Reason::Truncated, start));
-            };
-            if self.options {
-                let mut rec = FlowRecord::default();
-                let mut s = Scratch::default();
-                self.walk(record, |op, v| fields::apply(op.target, v, &mut rec, &mut s));
-                opts.records += 1;
-                if s.sampling != 0 {
-                    opts.sampling = s.sampling;
-                }
-                if s.sys_init_ms != 0 {
-                    opts.sys_init_ms = s.sys_init_ms;
-                }
-                continue;
-            }
-            let Some(rec) = sink.batch.push(sink.base) else {
-                return Err((Reason::BatchFull, start));
-            };
+            let Some(record) = record else { return Err((Reason::Truncated, start)) };
+            let mut rec = FlowRecord::default();
             let mut s = Scratch::default();
-            self.walk(record, |op, v| fields::apply(op.target, v, rec, &mut s));
-            fields::finish(rec, &s, &sink.clock, sink.source_sampling);
-            sink.truncated_lists += u64::from(s.truncated);
-            if sink.keep_extras {
-                let batch = &mut *sink.batch;
-                self.walk(record, |op, v| {
-                    if op.target == Target::Unmapped {
-                        batch.push_extra(op.pen, op.id, v);
-                    }
-                });
+            self.walk(record, |op, v| fields::apply(op.target, v, &mut rec, &mut s));
+            opts.records += 1;
+            if s.sampling != 0 {
+                opts.sampling = s.sampling;
+            }
+            if s.sys_init_ms != 0 {
+                opts.sys_init_ms = s.sys_init_ms;
             }
         }
         Ok(opts)
+    }
+
+    /// Keeps the unmapped fields of `record` (the last record of `batch`) as extras.
+    fn keep_extras(&self, record: &[u8], batch: &mut Batch) {
+        self.walk(record, |op, v| {
+            if op.target == Target::Unmapped {
+                batch.push_extra(op.pen, op.id, v);
+            }
+        });
     }
 
     /// Takes one variable-length record off `rd` (RFC 7011 §7: a 1-byte length, or 255 then 2 bytes).

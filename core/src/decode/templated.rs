@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use super::fields::Clock;
+use super::reader::Reader;
 use super::template::{FieldSpec, Sink};
 use super::templates::{Learned, SourceKey, TemplateCache};
 use super::{DecodeStats, Fault, Faults};
@@ -65,44 +66,86 @@ impl Context<'_> {
         }
     }
 
-    /// Decodes data set `id` (body at datagram offset `at`) into `batch`.
+    /// Decodes every data set (id >= 256) of `msg` into `batch`: the second pass over a datagram, after
+    /// its template sets were learnt. The exporter's source is looked up once; option data met on the
+    /// way applies to the data sets after it and is saved to the cache at the end.
     #[allow(clippy::too_many_arguments)] // one call site per protocol; a struct would only rename these
-    pub(crate) fn data_set(
+    pub(crate) fn data_sets(
         &mut self,
         key: SourceKey,
-        id: u16,
-        body: &[u8],
-        at: usize,
+        msg: &[u8],
+        header_len: usize,
         base: &FlowRecord,
         mut clock: Clock,
         batch: &mut Batch,
         faults: &mut Faults,
     ) {
-        let Some((tpl, src)) = self.cache.template(&key, id, super::secs(self.now_ns)) else {
-            faults.add(Fault { reason: Reason::MissingTemplate, offset: at, template_id: Some(id) });
-            return;
-        };
-        clock.sys_init_ms = src.sys_init_ms;
-        let mut sink = Sink {
-            batch,
-            base,
-            clock,
-            source_sampling: src.sampling_rate,
-            keep_extras: self.keep_extras,
-            truncated_lists: 0,
-        };
-        let result = tpl.decode_set(body, &mut sink);
-        self.stats.truncated_lists += sink.truncated_lists;
-        match result {
-            Ok(opts) => {
-                if opts.records > 0 {
-                    self.stats.options += opts.records as u64;
-                    self.cache.set_options(&key, opts.sampling, opts.sys_init_ms);
-                }
+        let now_s = super::secs(self.now_ns);
+        let Context { cache, stats, keep_extras, .. } = self;
+        let ttl = cache.ttl_secs();
+        let source = cache.source(&key);
+        let (mut sampling, mut sys_init_ms) = source.map_or((0, 0), |s| (s.sampling_rate, s.sys_init_ms));
+        let mut learnt = None;
+        for_each_set(msg, header_len, |id, at, body| {
+            if id < 256 {
+                return; // template and reserved sets: first pass
             }
-            Err((reason, offset)) => faults.add(Fault { reason, offset: at + offset, template_id: Some(id) }),
+            let template =
+                source.and_then(|s| s.templates.get(&id)).filter(|t| now_s.saturating_sub(t.last_seen_s) <= ttl);
+            let Some(tpl) = template else {
+                return faults.add(Fault { reason: Reason::MissingTemplate, offset: at, template_id: Some(id) });
+            };
+            clock.sys_init_ms = sys_init_ms;
+            let mut sink = Sink {
+                batch: &mut *batch,
+                base,
+                clock,
+                source_sampling: sampling,
+                keep_extras: *keep_extras,
+                truncated_lists: 0,
+            };
+            let result = tpl.decode_set(body, &mut sink);
+            stats.truncated_lists += sink.truncated_lists;
+            match result {
+                Ok(opts) if opts.records > 0 => {
+                    stats.options += opts.records as u64;
+                    sampling = if opts.sampling != 0 { opts.sampling } else { sampling };
+                    sys_init_ms = if opts.sys_init_ms != 0 { opts.sys_init_ms } else { sys_init_ms };
+                    learnt = Some((opts.sampling, opts.sys_init_ms));
+                }
+                Ok(_) => {}
+                Err((reason, offset)) => faults.add(Fault { reason, offset: at + offset, template_id: Some(id) }),
+            }
+        });
+        if let Some((sampling, sys_init_ms)) = learnt {
+            cache.set_options(&key, sampling, sys_init_ms);
         }
     }
+}
+
+/// Calls `f(set id, offset of the set body, set body)` for each set of a NetFlow v9 / IPFIX message
+/// after its `header_len`-byte header. Returns the framing problem that ended the walk early, if any;
+/// zero bytes after the last set are padding, not a problem.
+pub(crate) fn for_each_set<'a>(
+    msg: &'a [u8],
+    header_len: usize,
+    mut f: impl FnMut(u16, usize, &'a [u8]),
+) -> Option<Fault> {
+    let mut rd = Reader::new(msg);
+    rd.skip(header_len)?;
+    while rd.remaining() >= 4 {
+        let at = rd.pos();
+        let (Some(id), Some(len)) = (rd.u16(), rd.u16()) else { break };
+        if len < 4 {
+            let padding = id == 0 && len == 0 && is_zero_padding(rd.rest());
+            return (!padding).then_some(Fault::at(Reason::BadLength, at));
+        }
+        let Some(body) = rd.take(usize::from(len) - 4) else {
+            return Some(Fault::at(Reason::Truncated, at));
+        };
+        f(id, at + 4, body);
+    }
+    None
 }
 
 /// Whether `rest` is only zero bytes (exporters that pad datagrams with zeros after the last set).

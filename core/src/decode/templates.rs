@@ -92,10 +92,21 @@ impl TemplateCache {
     }
 
     /// A live (not expired) template.
-    pub(crate) fn template(&self, key: &SourceKey, id: u16, now_s: u64) -> Option<(&Template, &Source)> {
+    #[cfg(test)]
+    fn template(&self, key: &SourceKey, id: u16, now_s: u64) -> Option<(&Template, &Source)> {
         let src = self.sources.get(key)?;
         let t = src.templates.get(&id)?;
         (now_s.saturating_sub(t.last_seen_s) <= self.limits.ttl_secs).then_some((t, src))
+    }
+
+    /// What the cache holds for a source (its templates may have expired: check `last_seen_s`).
+    pub(crate) fn source(&self, key: &SourceKey) -> Option<&Source> {
+        self.sources.get(key)
+    }
+
+    /// Seconds a template lives without refresh.
+    pub(crate) fn ttl_secs(&self) -> u64 {
+        self.limits.ttl_secs
     }
 
     /// Records option data for a source.

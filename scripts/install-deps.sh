@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs, idempotently: Rust components and cargo tools (pinned), valgrind.
+# Safe to re-run: each step is skipped when already satisfied.
+set -euo pipefail
+
+LLVM_COV_VERSION=0.9.1
+CARGO_FUZZ_VERSION=0.13.2
+
+log() { echo "install-deps: $*"; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: cargo not found. Install Rust with rustup (https://rustup.rs), then re-run." >&2
+  exit 1
+fi
+
+if ! rustup component list --installed 2>/dev/null | grep -q '^llvm-tools'; then
+  log "adding rustup component llvm-tools-preview (coverage)"
+  rustup component add llvm-tools-preview
+fi
+
+if ! rustup toolchain list | grep -q '^nightly'; then
+  log "adding the nightly toolchain (cargo-fuzz needs it)"
+  rustup toolchain install nightly --profile minimal
+fi
+
+need_cargo_tool() { # binary version crate
+  local have
+  have=$("$1" --version 2>/dev/null | awk '{print $2}') || true
+  [ "$have" != "$2" ]
+}
+if need_cargo_tool cargo-llvm-cov "$LLVM_COV_VERSION"; then
+  log "installing cargo-llvm-cov $LLVM_COV_VERSION"
+  cargo install cargo-llvm-cov --version "$LLVM_COV_VERSION" --locked
+fi
+if need_cargo_tool cargo-fuzz "$CARGO_FUZZ_VERSION"; then
+  log "installing cargo-fuzz $CARGO_FUZZ_VERSION"
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+fi
+
+missing=()
+command -v valgrind >/dev/null || missing+=(valgrind)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+log "all test dependencies present"

@@ -149,6 +149,17 @@ impl Batch {
         Some(rec)
     }
 
+    /// Appends `record` (its `extra` range is set here), or returns `false` when full.
+    #[inline]
+    pub(crate) fn push_record(&mut self, mut record: FlowRecord) -> bool {
+        if self.records.len() >= self.capacity {
+            return false;
+        }
+        record.extra = super::ExtraRange { start: u32::try_from(self.extra_fields.len()).unwrap_or(u32::MAX), len: 0 };
+        self.records.push(record);
+        true
+    }
+
     /// Drops the last record (a record that failed half-way through decoding).
     pub(crate) fn pop(&mut self) {
         if let Some(rec) = self.records.pop() {

@@ -31,11 +31,13 @@ pub enum Reason {
     BatchFull,
     /// A protobuf message could not be parsed.
     BadProtobuf,
+    /// A value does not fit its field (a port above 65535, say).
+    OutOfRange,
 }
 
 impl Reason {
     /// Every reason, in counter order.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 12] = [
         Reason::Truncated,
         Reason::UnknownVersion,
         Reason::BadLength,
@@ -47,6 +49,7 @@ impl Reason {
         Reason::BadAddressType,
         Reason::BatchFull,
         Reason::BadProtobuf,
+        Reason::OutOfRange,
     ];
 
     /// A stable, lower-case label for metrics and logs.
@@ -63,6 +66,7 @@ impl Reason {
             Reason::BadAddressType => "bad_address_type",
             Reason::BatchFull => "batch_full",
             Reason::BadProtobuf => "bad_protobuf",
+            Reason::OutOfRange => "out_of_range",
         }
     }
 

@@ -91,7 +91,7 @@ fn steady_state_decoding_and_encoding_allocate_nothing() {
                 flows += batch.len();
                 out.clear();
                 for r in batch.records() {
-                    protobuf::encode_delimited(r, &mut out);
+                    protobuf::encode_delimited(r, batch.lists(r), &mut out);
                 }
             }
             flows

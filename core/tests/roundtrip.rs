@@ -6,8 +6,8 @@
 use std::net::IpAddr;
 
 use helios_core::decode::{Decoder, DecoderConfig};
-use helios_core::encode::protobuf::{self, FlowMessage};
-use helios_core::flow::{Addr, Batch, FlowRecord, FlowType, Layer};
+use helios_core::encode::protobuf::{self, to_message};
+use helios_core::flow::{Addr, Batch, FlowLists, FlowRecord, FlowType, Layer};
 use proptest::prelude::*;
 use prost::Message;
 
@@ -108,7 +108,7 @@ fn decode_all(datagrams: &[Vec<u8>], now_ns: u64) -> Batch {
 
 fn assert_common(r: &FlowRecord, w: &Wire) {
     assert_eq!((r.src_addr, r.dst_addr), (w.src_addr(), w.dst_addr()));
-    assert_eq!((r.src_port, r.dst_port, r.proto), (u32::from(w.src_port), u32::from(w.dst_port), u32::from(w.proto)));
+    assert_eq!((r.src_port, r.dst_port, r.proto), (w.src_port, w.dst_port, w.proto));
     assert_eq!((r.bytes, r.packets), (u64::from(w.bytes), u64::from(w.packets)));
     assert_eq!(r.sampler_address, Addr::v4(EXPORTER));
 }
@@ -418,10 +418,10 @@ fn addr() -> impl Strategy<Value = Addr> {
     prop_oneof![Just(Addr::NONE), any::<[u8; 4]>().prop_map(Addr::v4), any::<[u8; 16]>().prop_map(Addr::v6)]
 }
 
-fn record() -> impl Strategy<Value = FlowRecord> {
+fn record() -> impl Strategy<Value = (FlowRecord, FlowLists)> {
     (
         (0u8..5, any::<u64>(), any::<u32>(), any::<u64>(), addr(), any::<u64>(), any::<u64>(), any::<u64>()),
-        (any::<u64>(), addr(), addr(), any::<[u32; 12]>(), any::<[u64; 2]>(), addr(), addr(), any::<[u32; 12]>()),
+        (any::<u64>(), addr(), addr(), any::<[u16; 8]>(), any::<[u64; 2]>(), addr(), addr(), any::<[u32; 8]>()),
         (
             prop::collection::vec(any::<u32>(), 0..=8),
             prop::collection::vec(any::<u32>(), 0..=8),
@@ -430,17 +430,17 @@ fn record() -> impl Strategy<Value = FlowRecord> {
         (
             prop::collection::vec(0i32..12, 0..=12),
             prop::collection::vec(addr().prop_filter("set", |a| !a.is_none()), 0..=4),
-            any::<u32>(),
+            any::<[u8; 11]>(),
         ),
     )
         .prop_map(
             |(
                 (t, recv, seq, rate, sampler, start, end, bytes),
-                (packets, src, dst, a, macs, nh, bgp, b),
+                (packets, src, dst, h, macs, nh, bgp, w),
                 (comms, path, mpls),
-                (layers, srv6, seg_left),
+                (layers, srv6, b),
             )| {
-                let mut r = FlowRecord {
+                let r = FlowRecord {
                     flow_type: FlowType::from_i32(i32::from(t)),
                     time_received_ns: recv,
                     sequence_num: seq,
@@ -452,57 +452,59 @@ fn record() -> impl Strategy<Value = FlowRecord> {
                     packets,
                     src_addr: src,
                     dst_addr: dst,
-                    etype: a[0],
-                    proto: a[1],
-                    src_port: a[2],
-                    dst_port: a[3],
-                    in_if: a[4],
-                    out_if: a[5],
+                    etype: h[0],
+                    src_port: h[1],
+                    dst_port: h[2],
+                    src_vlan: h[3],
+                    dst_vlan: h[4],
+                    vlan_id: h[5],
+                    fragment_offset: h[6],
+                    tcp_flags: h[7],
+                    in_if: w[0],
+                    out_if: w[1],
+                    ipv6_flow_label: w[2],
+                    fragment_id: w[3],
+                    src_as: w[4],
+                    dst_as: w[5],
+                    next_hop_as: w[6],
+                    observation_point_id: w[7],
+                    observation_domain_id: seq ^ 1,
                     src_mac: macs[0],
                     dst_mac: macs[1],
-                    src_vlan: a[6],
-                    dst_vlan: a[7],
-                    vlan_id: a[8],
-                    ip_tos: a[9],
-                    forwarding_status: a[10],
-                    ip_ttl: a[11],
-                    ip_flags: b[0],
-                    tcp_flags: b[1],
-                    icmp_type: b[2],
-                    icmp_code: b[3],
-                    ipv6_flow_label: b[4],
-                    fragment_id: b[5],
-                    fragment_offset: b[6],
-                    src_as: b[7],
-                    dst_as: b[8],
                     next_hop: nh,
-                    next_hop_as: b[9],
-                    src_net: b[10],
-                    dst_net: b[11],
                     bgp_next_hop: bgp,
-                    observation_domain_id: seq ^ 1,
-                    observation_point_id: seq ^ 2,
-                    ipv6_routing_header_seg_left: seg_left,
+                    proto: b[0],
+                    ip_tos: b[1],
+                    ip_ttl: b[2],
+                    ip_flags: b[3],
+                    icmp_type: b[4],
+                    icmp_code: b[5],
+                    src_net: b[6],
+                    dst_net: b[7],
+                    forwarding_status: b[8],
+                    ipv6_routing_header_seg_left: b[9],
                     ..FlowRecord::default()
                 };
+                let mut r = r;
+                let mut l = FlowLists::EMPTY;
                 comms.iter().for_each(|&c| {
-                    r.bgp_communities.push(c);
+                    l.bgp_communities.push(c);
                 });
                 path.iter().for_each(|&c| {
-                    r.as_path.push(c);
+                    l.as_path.push(c);
                 });
                 mpls.iter().for_each(|&c| {
                     r.mpls_label.push(c & 0xfffff);
-                    r.mpls_ttl.push(c >> 24);
-                    r.mpls_ip.push(Addr::v4(c.to_be_bytes()));
+                    l.mpls_ttl.push(b[10] ^ c as u8);
+                    l.mpls_ip.push(Addr::v4(c.to_be_bytes()));
                 });
-                layers.iter().filter_map(|&l| Layer::from_i32(l)).for_each(|l| {
-                    r.layer_stack.push(l);
+                layers.iter().filter_map(|&x| Layer::from_i32(x)).for_each(|x| {
+                    l.layer_stack.push(x);
                 });
                 srv6.iter().for_each(|&a| {
-                    r.ipv6_routing_header_addresses.push(a);
+                    l.ipv6_routing_header_addresses.push(a);
                 });
-                r
+                (r, l)
             },
         )
 }
@@ -518,7 +520,7 @@ proptest! {
         for (r, w) in batch.records().iter().zip(&flows) {
             assert_common(r, w);
             prop_assert_eq!((r.in_if, r.out_if, r.src_as, r.dst_as), (u32::from(w.in_if), u32::from(w.out_if), u32::from(w.src_as), u32::from(w.dst_as)));
-            prop_assert_eq!((r.src_net, r.dst_net, r.ip_tos, r.tcp_flags), (u32::from(w.src_net), u32::from(w.dst_net), u32::from(w.tos), u32::from(w.tcp_flags)));
+            prop_assert_eq!((r.src_net, r.dst_net, r.ip_tos, r.tcp_flags), (w.src_net, w.dst_net, w.tos, u16::from(w.tcp_flags)));
             prop_assert_eq!(r.time_flow_start_ns, u64::from(secs) * 1000 * MS - u64::from(w.start_ago) * MS);
             prop_assert_eq!(r.time_flow_end_ns, u64::from(secs) * 1000 * MS - u64::from(w.end_ago) * MS);
             prop_assert_eq!((r.sampling_rate, r.sequence_num, r.flow_type), (100, seq, FlowType::NetflowV5));
@@ -532,7 +534,7 @@ proptest! {
         for (r, w) in batch.records().iter().zip(&flows) {
             assert_common(r, w);
             prop_assert_eq!((r.in_if, r.out_if, r.src_as, r.dst_as), (u32::from(w.in_if), u32::from(w.out_if), u32::from(w.src_as), u32::from(w.dst_as)));
-            prop_assert_eq!((r.ip_tos, r.tcp_flags, r.src_net, r.dst_net), (u32::from(w.tos), u32::from(w.tcp_flags), u32::from(w.src_net), u32::from(w.dst_net)));
+            prop_assert_eq!((r.ip_tos, r.tcp_flags, r.src_net, r.dst_net), (w.tos, u16::from(w.tcp_flags), w.src_net, w.dst_net));
             prop_assert_eq!(r.time_flow_start_ns, u64::from(secs) * 1000 * MS - u64::from(w.start_ago) * MS);
             prop_assert_eq!(r.time_flow_end_ns, u64::from(secs) * 1000 * MS - u64::from(w.end_ago) * MS);
             prop_assert_eq!((r.observation_domain_id, r.flow_type), (source_id, FlowType::NetflowV9));
@@ -561,31 +563,32 @@ proptest! {
         prop_assert_eq!(batch.len(), flows.len());
         for (r, w) in batch.records().iter().zip(&flows) {
             prop_assert_eq!((r.src_addr, r.dst_addr), (w.src_addr(), w.dst_addr()));
-            prop_assert_eq!((r.src_port, r.dst_port, r.proto), (u32::from(w.src_port), u32::from(w.dst_port), u32::from(w.proto)));
+            prop_assert_eq!((r.src_port, r.dst_port, r.proto), (w.src_port, w.dst_port, w.proto));
             prop_assert_eq!((r.bytes, r.packets, r.sampling_rate, r.sequence_num), (u64::from(w.bytes), 1, 512, seq));
-            prop_assert_eq!((r.in_if, r.out_if, r.vlan_id, r.ip_ttl, r.ip_tos), (u32::from(w.in_if), u32::from(w.out_if), 42, 63, u32::from(w.tos)));
+            prop_assert_eq!((r.in_if, r.out_if, r.vlan_id, r.ip_ttl, r.ip_tos), (u32::from(w.in_if), u32::from(w.out_if), 42, 63, w.tos));
             prop_assert_eq!((r.src_mac, r.dst_mac), (0x0200_0000_0001, 0x0200_0000_0002));
             if w.proto == 6 {
-                prop_assert_eq!(r.tcp_flags, u32::from(w.tcp_flags));
+                prop_assert_eq!(r.tcp_flags, u16::from(w.tcp_flags));
             }
-            prop_assert_eq!(r.as_path.as_slice(), &path[..]);
+            let lists = batch.lists(r);
+            prop_assert_eq!(lists.as_path.as_slice(), &path[..]);
             prop_assert_eq!(r.dst_as, path.last().copied().unwrap_or(65000));
             prop_assert_eq!((r.src_as, r.bgp_next_hop), (u32::from(w.src_as), Addr::v4([10, 9, 9, 9])));
-            prop_assert_eq!(r.bgp_communities.as_slice(), &[0xfde8_0001]);
+            prop_assert_eq!(lists.bgp_communities.as_slice(), &[0xfde8_0001]);
         }
     }
 
     #[test]
-    fn protobuf_encoding_is_byte_identical_to_prost_and_round_trips(rec in record()) {
+    fn protobuf_encoding_is_byte_identical_to_prost_and_round_trips((rec, lists) in record()) {
         let mut ours = Vec::new();
-        protobuf::encode(&rec, &mut ours);
-        let reference = FlowMessage::from(&rec);
+        protobuf::encode(&rec, &lists, &mut ours);
+        let reference = to_message(&rec, &lists);
         prop_assert_eq!(&ours, &reference.encode_to_vec());
-        prop_assert_eq!(protobuf::decode(&ours), Ok(rec));
+        prop_assert_eq!(protobuf::decode(&ours), Ok((rec, lists)));
         let mut framed = vec![0xEE];
-        protobuf::encode_delimited(&rec, &mut framed);
+        protobuf::encode_delimited(&rec, &lists, &mut framed);
         prop_assert_eq!(&framed[1..], &reference.encode_length_delimited_to_vec()[..]);
-        prop_assert_eq!(protobuf::decode_delimited(&framed[1..]), Ok((rec, framed.len() - 1)));
+        prop_assert_eq!(protobuf::decode_delimited(&framed[1..]), Ok((rec, lists, framed.len() - 1)));
     }
 
     #[test]

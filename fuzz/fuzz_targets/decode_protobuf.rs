@@ -6,13 +6,13 @@ use helios_core::encode::protobuf;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(rec) = protobuf::decode(data) {
+    if let Ok((rec, lists)) = protobuf::decode(data) {
         let mut out = Vec::new();
-        protobuf::encode(&rec, &mut out);
-        assert_eq!(protobuf::decode(&out), Ok(rec));
+        protobuf::encode(&rec, &lists, &mut out);
+        assert_eq!(protobuf::decode(&out), Ok((rec, lists)));
     }
     let mut rest = data;
-    while let Ok((_, used)) = protobuf::decode_delimited(rest) {
+    while let Ok((_, _, used)) = protobuf::decode_delimited(rest) {
         rest = &rest[used..];
     }
 });

@@ -119,7 +119,7 @@ impl<W: Write> Output<W> {
         }
         for rec in self.batch.records() {
             self.line.clear();
-            json::write_record(rec, self.batch.extra_fields(rec), &mut self.line);
+            json::write_record(rec, self.batch.lists(rec), self.batch.extra_fields(rec), &mut self.line);
             self.sink.write_all(&self.line).context("writing to stdout")?;
         }
         Ok(())

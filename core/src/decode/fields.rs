@@ -296,7 +296,8 @@ fn set_bytes(t: Target, v: &[u8], rec: &mut FlowRecord, s: &mut Scratch) {
 #[inline(always)]
 fn set_uint(t: Target, n: u64, rec: &mut FlowRecord, s: &mut Scratch) {
     use Target::*;
-    let n32 = n as u32;
+    // Values wider than their field (a 4-byte port, say) keep their low-order bits.
+    let (n32, n16, n8) = (n as u32, n as u16, n as u8);
     match t {
         Bytes => rec.bytes = n,
         Packets => rec.packets = n,
@@ -310,13 +311,13 @@ fn set_uint(t: Target, n: u64, rec: &mut FlowRecord, s: &mut Scratch) {
                 rec.packets = n
             }
         }
-        Proto => rec.proto = n32,
-        Tos => rec.ip_tos = n32,
-        TcpFlags => rec.tcp_flags = n32,
-        SrcPort => rec.src_port = n32,
-        DstPort => rec.dst_port = n32,
-        SrcNet => rec.src_net = n32,
-        DstNet => rec.dst_net = n32,
+        Proto => rec.proto = n8,
+        Tos => rec.ip_tos = n8,
+        TcpFlags => rec.tcp_flags = n16,
+        SrcPort => rec.src_port = n16,
+        DstPort => rec.dst_port = n16,
+        SrcNet => rec.src_net = n8,
+        DstNet => rec.dst_net = n8,
         InIf => rec.in_if = n32,
         OutIf => rec.out_if = n32,
         SrcAs => rec.src_as = n32,
@@ -333,21 +334,21 @@ fn set_uint(t: Target, n: u64, rec: &mut FlowRecord, s: &mut Scratch) {
         SysInitMillis => s.sys_init_ms = n,
         FlowLabel => rec.ipv6_flow_label = n32 & 0x000f_ffff,
         IcmpTypeCode => {
-            rec.icmp_type = (n32 >> 8) & 0xff;
-            rec.icmp_code = n32 & 0xff;
+            rec.icmp_type = (n >> 8) as u8;
+            rec.icmp_code = n8;
         }
-        IcmpType => rec.icmp_type = n32,
-        IcmpCode => rec.icmp_code = n32,
+        IcmpType => rec.icmp_type = n8,
+        IcmpCode => rec.icmp_code = n8,
         SamplingPacketInterval => s.offer_sampling(3, n),
         SamplingInterval => s.offer_sampling(2, n),
         SamplerRandomInterval => s.offer_sampling(1, n),
         FragmentId => rec.fragment_id = n32,
-        FragmentOffset => rec.fragment_offset = n32,
-        IpFlags => rec.ip_flags = n32,
-        Ttl => rec.ip_ttl = n32,
-        SrcVlan => rec.src_vlan = n32,
-        DstVlan => rec.dst_vlan = n32,
-        VlanId => rec.vlan_id = n32,
+        FragmentOffset => rec.fragment_offset = n16,
+        IpFlags => rec.ip_flags = n8,
+        Ttl => rec.ip_ttl = n8,
+        SrcVlan => rec.src_vlan = n16,
+        DstVlan => rec.dst_vlan = n16,
+        VlanId => rec.vlan_id = n16,
         IpVersion => {
             rec.etype = match n {
                 4 => 0x0800,
@@ -355,7 +356,7 @@ fn set_uint(t: Target, n: u64, rec: &mut FlowRecord, s: &mut Scratch) {
                 _ => rec.etype,
             }
         }
-        ForwardingStatus => rec.forwarding_status = n32,
+        ForwardingStatus => rec.forwarding_status = n8,
         ObservationPointId => rec.observation_point_id = n32,
         Skip | Unmapped | SrcAddr | DstAddr | NextHop | BgpNextHop | SrcMac | DstMac | MplsLabel => {}
     }

@@ -29,7 +29,7 @@ pub(crate) fn decode(d: &[u8], exporter: IpAddr, now_ns: u64, batch: &mut Batch,
     let records = d[HEADER_LEN..].chunks_exact(RECORD_LEN).take(usize::from(count));
     let complete = records.len();
     for r in records {
-        let u16_at = |i: usize| u32::from(u16::from_be_bytes([r[i], r[i + 1]]));
+        let u16_at = |i: usize| u16::from_be_bytes([r[i], r[i + 1]]);
         let u32_at = |i: usize| u32::from_be_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
         // Built whole over defaults (stored as zeros) rather than copied from a header template.
         let rec = FlowRecord {
@@ -42,21 +42,21 @@ pub(crate) fn decode(d: &[u8], exporter: IpAddr, now_ns: u64, batch: &mut Batch,
             src_addr: Addr::v4([r[0], r[1], r[2], r[3]]),
             dst_addr: Addr::v4([r[4], r[5], r[6], r[7]]),
             next_hop: Addr::v4([r[8], r[9], r[10], r[11]]),
-            in_if: u16_at(12),
-            out_if: u16_at(14),
+            in_if: u32::from(u16_at(12)),
+            out_if: u32::from(u16_at(14)),
             packets: u64::from(u32_at(16)),
             bytes: u64::from(u32_at(20)),
             time_flow_start_ns: to_ns(u32_at(24)),
             time_flow_end_ns: to_ns(u32_at(28)),
             src_port: u16_at(32),
             dst_port: u16_at(34),
-            tcp_flags: u32::from(r[37]),
-            proto: u32::from(r[38]),
-            ip_tos: u32::from(r[39]),
-            src_as: u16_at(40),
-            dst_as: u16_at(42),
-            src_net: u32::from(r[44]),
-            dst_net: u32::from(r[45]),
+            tcp_flags: u16::from(r[37]),
+            proto: r[38],
+            ip_tos: r[39],
+            src_as: u32::from(u16_at(40)),
+            dst_as: u32::from(u16_at(42)),
+            src_net: r[44],
+            dst_net: r[45],
             ..FlowRecord::default()
         };
         if !batch.push_record(rec) {

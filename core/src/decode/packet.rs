@@ -5,7 +5,7 @@
 //! [`FlowRecord`] the way goflow2 fills them; the walk stops quietly wherever the header is cut.
 
 use super::reader::Reader;
-use crate::flow::{Addr, FlowRecord, Layer};
+use crate::flow::{Addr, FlowLists, FlowRecord, Layer};
 
 /// What the first byte of `data` is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,25 +29,38 @@ const ETH_MPLS_MC: u16 = 0x8848;
 /// Bound on stacked headers (VLAN tags, MPLS labels, IPv6 extension headers) walked per packet.
 const MAX_STACK: usize = 16;
 
-/// Parses the headers of `data` into `rec` (MACs, VLAN, MPLS, addresses, TTL, TOS, ports, flags, ICMP,
-/// layer stack) and returns the UDP payload when the packet is an unfragmented UDP datagram (bounded by
-/// the UDP length field), else an empty slice.
-pub fn parse<'a>(data: &'a [u8], link: LinkType, rec: &mut FlowRecord) -> &'a [u8] {
+/// Parses the headers of `data` into `rec` (MACs, VLAN, MPLS labels, addresses, TTL, TOS, ports,
+/// flags, ICMP) and `lists` (layer stack, MPLS TTLs, SRv6 segments), and returns the UDP payload when
+/// the packet is an unfragmented UDP datagram (bounded by the UDP length field), else an empty slice.
+pub fn parse<'a>(data: &'a [u8], link: LinkType, rec: &mut FlowRecord, lists: &mut FlowLists) -> &'a [u8] {
+    let mut h = Headers { rec, lists };
     let mut rd = Reader::new(data);
     let l3 = match link {
-        LinkType::Ethernet => ethernet(&mut rd, rec),
+        LinkType::Ethernet => ethernet(&mut rd, &mut h),
         LinkType::Ipv4 => Some(ETH_IPV4),
         LinkType::Ipv6 => Some(ETH_IPV6),
         LinkType::Ip => ip_version(&rd),
     };
     let l4 = match l3 {
-        Some(ETH_IPV4) => ipv4(&mut rd, rec),
-        Some(ETH_IPV6) => ipv6(&mut rd, rec),
+        Some(ETH_IPV4) => ipv4(&mut rd, &mut h),
+        Some(ETH_IPV6) => ipv6(&mut rd, &mut h),
         _ => None,
     };
     match l4 {
-        Some(proto) => transport(&mut rd, proto, rec),
+        Some(proto) => transport(&mut rd, proto, &mut h),
         None => &[],
+    }
+}
+
+/// Where parsed header fields go.
+struct Headers<'r> {
+    rec: &'r mut FlowRecord,
+    lists: &'r mut FlowLists,
+}
+
+impl Headers<'_> {
+    fn layer(&mut self, l: Layer) {
+        self.lists.layer_stack.push(l);
     }
 }
 
@@ -60,44 +73,44 @@ fn ip_version(rd: &Reader<'_>) -> Option<u16> {
 }
 
 /// Ethernet, VLAN tags and MPLS labels; returns the ethertype of the L3 header that follows.
-fn ethernet(rd: &mut Reader<'_>, rec: &mut FlowRecord) -> Option<u16> {
+fn ethernet(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u16> {
     let dst: [u8; 6] = rd.array()?;
     let src: [u8; 6] = rd.array()?;
-    rec.dst_mac = mac(dst);
-    rec.src_mac = mac(src);
-    rec.layer_stack.push(Layer::Ethernet);
+    h.rec.dst_mac = mac(dst);
+    h.rec.src_mac = mac(src);
+    h.layer(Layer::Ethernet);
     let mut etype = rd.u16()?;
     for _ in 0..MAX_STACK {
         match etype {
             ETH_VLAN | ETH_QINQ => {
                 let tci = rd.u16()?;
-                if rec.vlan_id == 0 {
-                    rec.vlan_id = u32::from(tci & 0x0fff);
+                if h.rec.vlan_id == 0 {
+                    h.rec.vlan_id = tci & 0x0fff;
                 }
-                rec.layer_stack.push(Layer::Dot1Q);
+                h.layer(Layer::Dot1Q);
                 etype = rd.u16()?;
             }
             ETH_MPLS | ETH_MPLS_MC => {
-                rec.etype = u32::from(etype);
-                return mpls(rd, rec);
+                h.rec.etype = etype;
+                return mpls(rd, h);
             }
             _ => break,
         }
     }
-    rec.etype = u32::from(etype);
+    h.rec.etype = etype;
     Some(etype)
 }
 
-fn mpls(rd: &mut Reader<'_>, rec: &mut FlowRecord) -> Option<u16> {
-    rec.layer_stack.push(Layer::Mpls);
+fn mpls(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u16> {
+    h.layer(Layer::Mpls);
     for _ in 0..MAX_STACK {
         let entry = rd.u32()?;
-        rec.mpls_label.push(entry >> 12);
-        rec.mpls_ttl.push(entry & 0xff);
+        h.rec.mpls_label.push(entry >> 12);
+        h.lists.mpls_ttl.push((entry & 0xff) as u8);
         if entry & 0x100 != 0 {
             let next = ip_version(rd);
             if let Some(e) = next {
-                rec.etype = u32::from(e);
+                h.rec.etype = e;
             }
             return next;
         }
@@ -105,40 +118,40 @@ fn mpls(rd: &mut Reader<'_>, rec: &mut FlowRecord) -> Option<u16> {
     None
 }
 
-fn ipv4(rd: &mut Reader<'_>, rec: &mut FlowRecord) -> Option<u8> {
+fn ipv4(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u8> {
     let start = rd.pos();
     let vihl = rd.u8()?;
-    rec.etype = u32::from(ETH_IPV4);
-    rec.layer_stack.push(Layer::IPv4);
-    rec.ip_tos = u32::from(rd.u8()?);
+    h.rec.etype = ETH_IPV4;
+    h.layer(Layer::IPv4);
+    h.rec.ip_tos = rd.u8()?;
     rd.skip(2)?; // total length
-    rec.fragment_id = u32::from(rd.u16()?);
+    h.rec.fragment_id = u32::from(rd.u16()?);
     let flags_frag = rd.u16()?;
-    rec.ip_flags = u32::from(flags_frag >> 13);
-    rec.fragment_offset = u32::from(flags_frag & 0x1fff);
-    rec.ip_ttl = u32::from(rd.u8()?);
+    h.rec.ip_flags = (flags_frag >> 13) as u8;
+    h.rec.fragment_offset = flags_frag & 0x1fff;
+    h.rec.ip_ttl = rd.u8()?;
     let proto = rd.u8()?;
-    rec.proto = u32::from(proto);
+    h.rec.proto = proto;
     rd.skip(2)?; // checksum
-    rec.src_addr = Addr::v4(rd.array()?);
-    rec.dst_addr = Addr::v4(rd.array()?);
+    h.rec.src_addr = Addr::v4(rd.array()?);
+    h.rec.dst_addr = Addr::v4(rd.array()?);
     let header_len = usize::from(vihl & 0x0f) * 4;
     rd.skip(header_len.saturating_sub(rd.pos() - start))?;
-    (rec.fragment_offset == 0).then_some(proto)
+    (h.rec.fragment_offset == 0).then_some(proto)
 }
 
-fn ipv6(rd: &mut Reader<'_>, rec: &mut FlowRecord) -> Option<u8> {
+fn ipv6(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u8> {
     let vtcfl = rd.u32()?;
-    rec.etype = u32::from(ETH_IPV6);
-    rec.layer_stack.push(Layer::IPv6);
-    rec.ip_tos = (vtcfl >> 20) & 0xff;
-    rec.ipv6_flow_label = vtcfl & 0x000f_ffff;
+    h.rec.etype = ETH_IPV6;
+    h.layer(Layer::IPv6);
+    h.rec.ip_tos = (vtcfl >> 20) as u8;
+    h.rec.ipv6_flow_label = vtcfl & 0x000f_ffff;
     rd.skip(2)?; // payload length
     let mut next = rd.u8()?;
-    rec.ip_ttl = u32::from(rd.u8()?);
-    rec.src_addr = Addr::v6(rd.array()?);
-    rec.dst_addr = Addr::v6(rd.array()?);
-    rec.proto = u32::from(next);
+    h.rec.ip_ttl = rd.u8()?;
+    h.rec.src_addr = Addr::v6(rd.array()?);
+    h.rec.dst_addr = Addr::v6(rd.array()?);
+    h.rec.proto = next;
     for _ in 0..MAX_STACK {
         match next {
             // Hop-by-hop, destination options: skip.
@@ -148,7 +161,7 @@ fn ipv6(rd: &mut Reader<'_>, rec: &mut FlowRecord) -> Option<u8> {
                 rd.skip(len)?;
             }
             43 => {
-                rec.layer_stack.push(Layer::IPv6HeaderRouting);
+                h.layer(Layer::IPv6HeaderRouting);
                 next = rd.u8()?;
                 let ext_len = usize::from(rd.u8()?) * 8;
                 let routing_type = rd.u8()?;
@@ -156,58 +169,58 @@ fn ipv6(rd: &mut Reader<'_>, rec: &mut FlowRecord) -> Option<u8> {
                 let rest = rd.take(ext_len + 4)?;
                 if routing_type == 4 {
                     // SRv6 segment routing header (RFC 8754): 4 more header bytes, then segments.
-                    rec.ipv6_routing_header_seg_left = u32::from(seg_left);
+                    h.rec.ipv6_routing_header_seg_left = seg_left;
                     for seg in rest.get(4..).unwrap_or(&[]).chunks_exact(16) {
-                        rec.ipv6_routing_header_addresses.push(Addr::from_slice(seg).unwrap_or_default());
+                        h.lists.ipv6_routing_header_addresses.push(Addr::from_slice(seg).unwrap_or_default());
                     }
                 }
             }
             44 => {
-                rec.layer_stack.push(Layer::IPv6HeaderFragment);
+                h.layer(Layer::IPv6HeaderFragment);
                 next = rd.u8()?;
                 rd.skip(1)?;
                 let off = rd.u16()?;
-                rec.fragment_offset = u32::from(off >> 3);
-                rec.fragment_id = rd.u32()?;
-                if rec.fragment_offset != 0 {
-                    rec.proto = u32::from(next);
+                h.rec.fragment_offset = off >> 3;
+                h.rec.fragment_id = rd.u32()?;
+                if h.rec.fragment_offset != 0 {
+                    h.rec.proto = next;
                     return None;
                 }
             }
             _ => break,
         }
-        rec.proto = u32::from(next);
+        h.rec.proto = next;
     }
     Some(next)
 }
 
-fn transport<'a>(rd: &mut Reader<'a>, proto: u8, rec: &mut FlowRecord) -> &'a [u8] {
+fn transport<'a>(rd: &mut Reader<'a>, proto: u8, h: &mut Headers<'_>) -> &'a [u8] {
     let parsed = (|| match proto {
         6 => {
-            rec.layer_stack.push(Layer::Tcp);
-            rec.src_port = u32::from(rd.u16()?);
-            rec.dst_port = u32::from(rd.u16()?);
+            h.layer(Layer::Tcp);
+            h.rec.src_port = rd.u16()?;
+            h.rec.dst_port = rd.u16()?;
             rd.skip(9)?;
-            rec.tcp_flags = u32::from(rd.u8()?);
+            h.rec.tcp_flags = u16::from(rd.u8()?);
             None
         }
         17 => {
-            rec.layer_stack.push(Layer::Udp);
-            rec.src_port = u32::from(rd.u16()?);
-            rec.dst_port = u32::from(rd.u16()?);
+            h.layer(Layer::Udp);
+            h.rec.src_port = rd.u16()?;
+            h.rec.dst_port = rd.u16()?;
             let len = usize::from(rd.u16()?);
             rd.skip(2)?;
             let payload = rd.rest();
             Some(payload.get(..len.saturating_sub(8)).unwrap_or(payload))
         }
         1 | 58 => {
-            rec.layer_stack.push(if proto == 1 { Layer::Icmp } else { Layer::IcmpV6 });
-            rec.icmp_type = u32::from(rd.u8()?);
-            rec.icmp_code = u32::from(rd.u8()?);
+            h.layer(if proto == 1 { Layer::Icmp } else { Layer::IcmpV6 });
+            h.rec.icmp_type = rd.u8()?;
+            h.rec.icmp_code = rd.u8()?;
             None
         }
         47 => {
-            rec.layer_stack.push(Layer::Gre);
+            h.layer(Layer::Gre);
             None
         }
         _ => None,
@@ -244,14 +257,14 @@ mod tests {
         f.extend_from_slice(&[0x20, 0x64, 0x08, 0x00]);
         f.extend(ipv4_udp(b"hello"));
         f.extend_from_slice(&[0; 4]); // Ethernet padding beyond the UDP length
-        let mut rec = FlowRecord::default();
-        assert_eq!(parse(&f, LinkType::Ethernet, &mut rec), b"hello");
+        let (mut rec, mut lists) = (FlowRecord::default(), FlowLists::EMPTY);
+        assert_eq!(parse(&f, LinkType::Ethernet, &mut rec, &mut lists), b"hello");
         assert_eq!(rec.vlan_id, 100);
         assert_eq!((rec.src_addr.to_string(), rec.dst_addr.to_string()), ("10.0.0.1".into(), "10.0.0.2".into()));
         assert_eq!((rec.src_port, rec.dst_port, rec.proto, rec.ip_ttl, rec.ip_tos), (2055, 2056, 17, 64, 0x10));
         assert_eq!((rec.ip_flags, rec.fragment_id, rec.etype), (2, 0x1234, 0x0800));
         assert_eq!(rec.src_mac, 0x060708090a0b);
-        assert_eq!(rec.layer_stack.as_slice(), &[Layer::Ethernet, Layer::Dot1Q, Layer::IPv4, Layer::Udp]);
+        assert_eq!(lists.layer_stack.as_slice(), &[Layer::Ethernet, Layer::Dot1Q, Layer::IPv4, Layer::Udp]);
     }
 
     #[test]
@@ -263,10 +276,10 @@ mod tests {
         f.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         f.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
         f.extend_from_slice(&[0, 80, 0x1f, 0x90, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x12, 0, 0, 0, 0, 0, 0]);
-        let mut rec = FlowRecord::default();
-        assert!(parse(&f, LinkType::Ethernet, &mut rec).is_empty());
+        let (mut rec, mut lists) = (FlowRecord::default(), FlowLists::EMPTY);
+        assert!(parse(&f, LinkType::Ethernet, &mut rec, &mut lists).is_empty());
         assert_eq!(rec.mpls_label.as_slice(), &[100, 200]);
-        assert_eq!(rec.mpls_ttl.as_slice(), &[0x40, 0x3f]);
+        assert_eq!(lists.mpls_ttl.as_slice(), &[0x40, 0x3f]);
         assert_eq!((rec.etype, rec.proto, rec.src_port, rec.dst_port, rec.tcp_flags), (0x86dd, 6, 80, 8080, 0x12));
         assert_eq!((rec.ipv6_flow_label, rec.ip_ttl), (5, 60));
         assert_eq!(rec.dst_addr.to_string(), "2001:db8::2");
@@ -282,11 +295,11 @@ mod tests {
         p.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xb]);
         // Fragment header: next = ICMPv6, offset 0, id 7.
         p.extend_from_slice(&[58, 0, 0, 0, 0, 0, 0, 7, 128, 0]);
-        let mut rec = FlowRecord::default();
-        parse(&p, LinkType::Ip, &mut rec);
+        let (mut rec, mut lists) = (FlowRecord::default(), FlowLists::EMPTY);
+        parse(&p, LinkType::Ip, &mut rec, &mut lists);
         assert_eq!(rec.ipv6_routing_header_seg_left, 1);
-        assert_eq!(rec.ipv6_routing_header_addresses.len(), 2);
-        assert_eq!(rec.ipv6_routing_header_addresses.as_slice()[1].to_string(), "2001:db8::b");
+        assert_eq!(lists.ipv6_routing_header_addresses.len(), 2);
+        assert_eq!(lists.ipv6_routing_header_addresses.as_slice()[1].to_string(), "2001:db8::b");
         assert_eq!((rec.fragment_id, rec.proto, rec.icmp_type), (7, 58, 128));
     }
 
@@ -294,13 +307,13 @@ mod tests {
     fn truncated_or_fragmented_packets_yield_no_payload_and_no_panic() {
         let full = ipv4_udp(b"data");
         for n in 0..full.len() {
-            let mut rec = FlowRecord::default();
-            assert!(parse(&full[..n], LinkType::Ipv4, &mut rec).len() <= 4);
+            let (mut rec, mut lists) = (FlowRecord::default(), FlowLists::EMPTY);
+            assert!(parse(&full[..n], LinkType::Ipv4, &mut rec, &mut lists).len() <= 4);
         }
         let mut frag = ipv4_udp(b"data");
         frag[7] = 8; // fragment offset 8
-        let mut rec = FlowRecord::default();
-        assert!(parse(&frag, LinkType::Ipv4, &mut rec).is_empty());
-        assert!(parse(&[0x99], LinkType::Ip, &mut rec).is_empty());
+        let (mut rec, mut lists) = (FlowRecord::default(), FlowLists::EMPTY);
+        assert!(parse(&frag, LinkType::Ipv4, &mut rec, &mut lists).is_empty());
+        assert!(parse(&[0x99], LinkType::Ip, &mut rec, &mut lists).is_empty());
     }
 }

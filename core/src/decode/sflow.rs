@@ -8,7 +8,7 @@ use super::packet::{self, LinkType};
 use super::reader::Reader;
 use super::{Fault, Faults};
 use crate::error::Reason;
-use crate::flow::{Addr, Batch, FlowRecord, FlowType, InterfaceCounters};
+use crate::flow::{Addr, Batch, FlowLists, FlowRecord, FlowType, InterfaceCounters};
 
 /// sFlow header protocol numbers (`header_protocol`).
 const HEADER_ETHERNET: u32 = 1;
@@ -101,7 +101,7 @@ fn flow_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Batch
         Some((rate, input, output, rd.u32()?))
     })();
     let (rate, input, output, records) = head.ok_or(Reason::Truncated)?;
-    let rec = batch.push(base).ok_or(Reason::BatchFull)?;
+    let (rec, lists) = batch.push_with_lists(base).ok_or(Reason::BatchFull)?;
     rec.sampling_rate = u64::from(rate);
     rec.in_if = input;
     rec.out_if = output;
@@ -109,7 +109,7 @@ fn flow_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Batch
         for _ in 0..records {
             let format = rd.u32()?;
             let len = rd.u32()? as usize;
-            flow_record(format, rd.take(len)?, rec)?;
+            flow_record(format, rd.take(len)?, rec, lists)?;
         }
         Some(())
     })();
@@ -121,7 +121,7 @@ fn flow_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Batch
     Ok(())
 }
 
-fn flow_record(format: u32, data: &[u8], rec: &mut FlowRecord) -> Option<()> {
+fn flow_record(format: u32, data: &[u8], rec: &mut FlowRecord, lists: &mut FlowLists) -> Option<()> {
     let mut rd = Reader::new(data);
     match format {
         1 => {
@@ -137,7 +137,7 @@ fn flow_record(format: u32, data: &[u8], rec: &mut FlowRecord) -> Option<()> {
                 HEADER_IPV6 => LinkType::Ipv6,
                 _ => return Some(()),
             };
-            packet::parse(header, link, rec);
+            packet::parse(header, link, rec, lists);
         }
         2 => {
             let length = rd.u32()?;
@@ -148,11 +148,11 @@ fn flow_record(format: u32, data: &[u8], rec: &mut FlowRecord) -> Option<()> {
             }
             rec.src_mac = mac(&src);
             rec.dst_mac = mac(&dst);
-            rec.etype = rd.u32()?;
+            rec.etype = rd.u32()? as u16;
         }
         3 | 4 => {
             let length = rd.u32()?;
-            rec.proto = rd.u32()?;
+            rec.proto = rd.u32()? as u8;
             if format == 3 {
                 rec.src_addr = Addr::v4(rd.array()?);
                 rec.dst_addr = Addr::v4(rd.array()?);
@@ -162,32 +162,32 @@ fn flow_record(format: u32, data: &[u8], rec: &mut FlowRecord) -> Option<()> {
                 rec.dst_addr = Addr::v6(rd.array()?);
                 rec.etype = 0x86dd;
             }
-            rec.src_port = rd.u32()?;
-            rec.dst_port = rd.u32()?;
-            rec.tcp_flags = rd.u32()?;
-            rec.ip_tos = rd.u32()?;
+            rec.src_port = rd.u32()? as u16;
+            rec.dst_port = rd.u32()? as u16;
+            rec.tcp_flags = rd.u32()? as u16;
+            rec.ip_tos = rd.u32()? as u8;
             if rec.bytes == 0 {
                 rec.bytes = u64::from(length);
             }
         }
         1001 => {
-            rec.src_vlan = rd.u32()?;
+            rec.src_vlan = rd.u32()? as u16;
             rd.skip(4)?;
-            rec.dst_vlan = rd.u32()?;
+            rec.dst_vlan = rd.u32()? as u16;
         }
         1002 => {
             rec.next_hop = address(&mut rd)?.unwrap_or_default();
-            rec.src_net = rd.u32()?;
-            rec.dst_net = rd.u32()?;
+            rec.src_net = rd.u32()? as u8;
+            rec.dst_net = rd.u32()? as u8;
         }
-        1003 => gateway(&mut rd, rec)?,
+        1003 => gateway(&mut rd, rec, lists)?,
         _ => {}
     }
     Some(())
 }
 
 /// Extended gateway: BGP next hop, AS numbers, AS path segments and communities.
-fn gateway(rd: &mut Reader<'_>, rec: &mut FlowRecord) -> Option<()> {
+fn gateway(rd: &mut Reader<'_>, rec: &mut FlowRecord, lists: &mut FlowLists) -> Option<()> {
     rec.bgp_next_hop = address(rd)?.unwrap_or_default();
     let own_as = rd.u32()?;
     rec.src_as = rd.u32()?;
@@ -199,17 +199,17 @@ fn gateway(rd: &mut Reader<'_>, rec: &mut FlowRecord) -> Option<()> {
         let n = rd.u32()?;
         for _ in 0..n {
             let asn = rd.u32()?;
-            if rec.as_path.is_empty() {
+            if lists.as_path.is_empty() {
                 rec.next_hop_as = asn;
             }
-            rec.as_path.push(asn);
+            lists.as_path.push(asn);
             last = Some(asn);
         }
     }
     rec.dst_as = last.unwrap_or(own_as);
     let communities = rd.u32()?;
     for _ in 0..communities {
-        rec.bgp_communities.push(rd.u32()?);
+        lists.bgp_communities.push(rd.u32()?);
     }
     Some(())
 }

@@ -4,11 +4,16 @@
 
 use std::io::Write;
 
-use crate::flow::{Addr, ExtraField, FlowRecord};
+use crate::flow::{Addr, ExtraField, FlowLists, FlowRecord};
 
-/// Appends `rec` as one JSON object and a newline to `out`. `extras` (from
+/// Appends `rec` (with its `lists`) as one JSON object and a newline to `out`. `extras` (from
 /// [`crate::flow::Batch::extra_fields`]) are written under `"extra"`, keyed `"<pen>.<id>"`, as hex.
-pub fn write_record<'a>(rec: &FlowRecord, extras: impl Iterator<Item = (&'a ExtraField, &'a [u8])>, out: &mut Vec<u8>) {
+pub fn write_record<'a>(
+    rec: &FlowRecord,
+    lists: &FlowLists,
+    extras: impl Iterator<Item = (&'a ExtraField, &'a [u8])>,
+    out: &mut Vec<u8>,
+) {
     // Writing to a Vec cannot fail; the results are ignored for that reason.
     let w = out;
     let _ = write!(w, r#"{{"type":"{}","time_received_ns":{}"#, rec.flow_type.as_str(), rec.time_received_ns);
@@ -30,19 +35,19 @@ pub fn write_record<'a>(rec: &FlowRecord, extras: impl Iterator<Item = (&'a Extr
     mac(w, "src_mac", rec.src_mac);
     mac(w, "dst_mac", rec.dst_mac);
     for (k, v) in [
-        ("src_vlan", rec.src_vlan),
-        ("dst_vlan", rec.dst_vlan),
-        ("vlan_id", rec.vlan_id),
-        ("ip_tos", rec.ip_tos),
-        ("forwarding_status", rec.forwarding_status),
-        ("ip_ttl", rec.ip_ttl),
-        ("ip_flags", rec.ip_flags),
-        ("tcp_flags", rec.tcp_flags),
-        ("icmp_type", rec.icmp_type),
-        ("icmp_code", rec.icmp_code),
+        ("src_vlan", u32::from(rec.src_vlan)),
+        ("dst_vlan", rec.dst_vlan.into()),
+        ("vlan_id", rec.vlan_id.into()),
+        ("ip_tos", rec.ip_tos.into()),
+        ("forwarding_status", rec.forwarding_status.into()),
+        ("ip_ttl", rec.ip_ttl.into()),
+        ("ip_flags", rec.ip_flags.into()),
+        ("tcp_flags", rec.tcp_flags.into()),
+        ("icmp_type", rec.icmp_type.into()),
+        ("icmp_code", rec.icmp_code.into()),
         ("ipv6_flow_label", rec.ipv6_flow_label),
         ("fragment_id", rec.fragment_id),
-        ("fragment_offset", rec.fragment_offset),
+        ("fragment_offset", rec.fragment_offset.into()),
         ("src_as", rec.src_as),
         ("dst_as", rec.dst_as),
     ] {
@@ -51,21 +56,21 @@ pub fn write_record<'a>(rec: &FlowRecord, extras: impl Iterator<Item = (&'a Extr
     addr(w, "next_hop", &rec.next_hop);
     let _ = write!(w, r#","next_hop_as":{},"src_net":{},"dst_net":{}"#, rec.next_hop_as, rec.src_net, rec.dst_net);
     addr(w, "bgp_next_hop", &rec.bgp_next_hop);
-    list(w, "bgp_communities", rec.bgp_communities.as_slice());
-    list(w, "as_path", rec.as_path.as_slice());
-    list(w, "mpls_ttl", rec.mpls_ttl.as_slice());
+    list(w, "bgp_communities", lists.bgp_communities.as_slice());
+    list(w, "as_path", lists.as_path.as_slice());
+    list(w, "mpls_ttl", lists.mpls_ttl.as_slice());
     list(w, "mpls_label", rec.mpls_label.as_slice());
-    addr_list(w, "mpls_ip", rec.mpls_ip.as_slice());
+    addr_list(w, "mpls_ip", lists.mpls_ip.as_slice());
     let _ = write!(
         w,
         r#","observation_domain_id":{},"observation_point_id":{},"layer_stack":["#,
         rec.observation_domain_id, rec.observation_point_id
     );
-    for (i, l) in rec.layer_stack.as_slice().iter().enumerate() {
+    for (i, l) in lists.layer_stack.as_slice().iter().enumerate() {
         let _ = write!(w, r#"{}"{}""#, if i == 0 { "" } else { "," }, l.as_str());
     }
     w.push(b']');
-    addr_list(w, "ipv6_routing_header_addresses", rec.ipv6_routing_header_addresses.as_slice());
+    addr_list(w, "ipv6_routing_header_addresses", lists.ipv6_routing_header_addresses.as_slice());
     let _ = write!(w, r#","ipv6_routing_header_seg_left":{}"#, rec.ipv6_routing_header_seg_left);
     let mut extras = extras.peekable();
     if extras.peek().is_some() {
@@ -106,7 +111,7 @@ fn mac(w: &mut Vec<u8>, key: &str, m: u64) {
     let _ = write!(w, r#","{key}":"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}""#, b[2], b[3], b[4], b[5], b[6], b[7]);
 }
 
-fn list(w: &mut Vec<u8>, key: &str, v: &[u32]) {
+fn list<T: std::fmt::Display>(w: &mut Vec<u8>, key: &str, v: &[T]) {
     let _ = write!(w, r#","{key}":["#);
     for (i, x) in v.iter().enumerate() {
         let _ = write!(w, "{}{x}", if i == 0 { "" } else { "," });
@@ -121,22 +126,24 @@ mod tests {
 
     #[test]
     fn a_record_is_one_valid_json_line_with_goflow2_names() {
-        let mut rec = FlowRecord {
+        let rec = FlowRecord {
             flow_type: FlowType::Ipfix,
             src_addr: Addr::v4([10, 0, 0, 1]),
             src_mac: 0x0050_56c0_0001,
             bytes: 42,
             ..FlowRecord::default()
         };
-        rec.as_path.push(65000);
-        rec.as_path.push(65001);
-        rec.layer_stack.push(Layer::IPv4);
-        rec.mpls_ip.push(Addr::v4([1, 1, 1, 1]));
+        let mut lists = FlowLists::EMPTY;
+        lists.as_path.push(65000);
+        lists.as_path.push(65001);
+        lists.layer_stack.push(Layer::IPv4);
+        lists.mpls_ip.push(Addr::v4([1, 1, 1, 1]));
         let mut batch = Batch::with_capacity(1);
         batch.push(&rec);
         batch.push_extra(5951, 128, b"/a");
         let mut out = Vec::new();
-        write_record(&batch.records()[0], batch.extra_fields(&batch.records()[0]), &mut out);
+        let r = &batch.records()[0];
+        write_record(r, &lists, batch.extra_fields(r), &mut out);
         assert_eq!(out.last(), Some(&b'\n'));
         let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
         assert_eq!(v["type"], "IPFIX");

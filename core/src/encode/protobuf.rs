@@ -9,7 +9,7 @@
 use prost::Message;
 
 use crate::error::{Error, Reason, Result};
-use crate::flow::{Addr, Bounded, FlowRecord, FlowType, Layer};
+use crate::flow::{Addr, Bounded, FlowLists, FlowRecord, FlowType, Layer};
 
 /// `flowpb.FlowMessage`, field for field. Declared in field-number order so that prost's encoding is
 /// byte-identical to Go's.
@@ -116,12 +116,12 @@ pub struct FlowMessage {
     pub time_flow_end_ns: u64,
 }
 
-/// Appends `rec` as one length-delimited `FlowMessage` (goflow2's Kafka framing) to `out`.
-pub fn encode_delimited(rec: &FlowRecord, out: &mut Vec<u8>) {
+/// Appends `rec` (with its `lists`) as one length-delimited `FlowMessage` (goflow2's Kafka framing).
+pub fn encode_delimited(rec: &FlowRecord, lists: &FlowLists, out: &mut Vec<u8>) {
     // Reserve a 2-byte length (messages are < 16 KiB), write the body, then fix the prefix up.
     let at = out.len();
     out.extend_from_slice(&[0, 0]);
-    encode(rec, out);
+    encode(rec, lists, out);
     let len = out.len() - at - 2;
     let mut prefix = [0u8; 10];
     let n = varint_into(len as u64, &mut prefix);
@@ -138,8 +138,8 @@ pub fn encode_delimited(rec: &FlowRecord, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends `rec` as one un-prefixed `FlowMessage` body to `out`.
-pub fn encode(rec: &FlowRecord, out: &mut Vec<u8>) {
+/// Appends `rec` (with its `lists`) as one un-prefixed `FlowMessage` body to `out`.
+pub fn encode(rec: &FlowRecord, lists: &FlowLists, out: &mut Vec<u8>) {
     let w = out;
     uint(w, 1, rec.flow_type as u64);
     uint(w, 3, rec.sampling_rate);
@@ -154,48 +154,48 @@ pub fn encode(rec: &FlowRecord, out: &mut Vec<u8>) {
         (13, rec.next_hop_as),
         (14, rec.src_as),
         (15, rec.dst_as),
-        (16, rec.src_net),
-        (17, rec.dst_net),
+        (16, rec.src_net.into()),
+        (17, rec.dst_net.into()),
         (18, rec.in_if),
         (19, rec.out_if),
-        (20, rec.proto),
-        (21, rec.src_port),
-        (22, rec.dst_port),
-        (23, rec.ip_tos),
-        (24, rec.forwarding_status),
-        (25, rec.ip_ttl),
-        (26, rec.tcp_flags),
+        (20, rec.proto.into()),
+        (21, rec.src_port.into()),
+        (22, rec.dst_port.into()),
+        (23, rec.ip_tos.into()),
+        (24, rec.forwarding_status.into()),
+        (25, rec.ip_ttl.into()),
+        (26, rec.tcp_flags.into()),
     ] {
         uint(w, tag, v.into());
     }
     uint(w, 27, rec.src_mac);
     uint(w, 28, rec.dst_mac);
     for (tag, v) in [
-        (29, rec.vlan_id),
-        (30, rec.etype),
-        (31, rec.icmp_type),
-        (32, rec.icmp_code),
-        (33, rec.src_vlan),
-        (34, rec.dst_vlan),
+        (29, rec.vlan_id.into()),
+        (30, rec.etype.into()),
+        (31, rec.icmp_type.into()),
+        (32, rec.icmp_code.into()),
+        (33, rec.src_vlan.into()),
+        (34, rec.dst_vlan.into()),
         (35, rec.fragment_id),
-        (36, rec.fragment_offset),
+        (36, rec.fragment_offset.into()),
         (37, rec.ipv6_flow_label),
-        (38, rec.ip_flags),
+        (38, rec.ip_flags.into()),
         (70, rec.observation_domain_id),
         (71, rec.observation_point_id),
     ] {
         uint(w, tag, v.into());
     }
-    packed(w, 80, rec.mpls_ttl.as_slice().iter().map(|&v| u64::from(v)));
+    packed(w, 80, lists.mpls_ttl.as_slice().iter().map(|&v| u64::from(v)));
     packed(w, 81, rec.mpls_label.as_slice().iter().map(|&v| u64::from(v)));
-    for a in rec.mpls_ip.as_slice() {
+    for a in lists.mpls_ip.as_slice() {
         bytes_always(w, 82, a.as_bytes());
     }
     bytes(w, 100, rec.bgp_next_hop.as_bytes());
-    packed(w, 101, rec.bgp_communities.as_slice().iter().map(|&v| u64::from(v)));
-    packed(w, 102, rec.as_path.as_slice().iter().map(|&v| u64::from(v)));
-    packed(w, 103, rec.layer_stack.as_slice().iter().map(|&l| l as u64));
-    for a in rec.ipv6_routing_header_addresses.as_slice() {
+    packed(w, 101, lists.bgp_communities.as_slice().iter().map(|&v| u64::from(v)));
+    packed(w, 102, lists.as_path.as_slice().iter().map(|&v| u64::from(v)));
+    packed(w, 103, lists.layer_stack.as_slice().iter().map(|&l| l as u64));
+    for a in lists.ipv6_routing_header_addresses.as_slice() {
         bytes_always(w, 104, a.as_bytes());
     }
     uint(w, 105, rec.ipv6_routing_header_seg_left.into());
@@ -204,28 +204,31 @@ pub fn encode(rec: &FlowRecord, out: &mut Vec<u8>) {
     uint(w, 112, rec.time_flow_end_ns);
 }
 
-/// Decodes one length-delimited `FlowMessage` at the start of `buf`; returns the record and the bytes
-/// consumed (prefix included).
-pub fn decode_delimited(buf: &[u8]) -> Result<(FlowRecord, usize)> {
+/// Decodes one length-delimited `FlowMessage` at the start of `buf`; returns the record, its lists and
+/// the bytes consumed (prefix included).
+pub fn decode_delimited(buf: &[u8]) -> Result<(FlowRecord, FlowLists, usize)> {
     let bad = |offset| Error::Protobuf { reason: Reason::BadProtobuf, offset };
     let len = prost::encoding::decode_varint(&mut &buf[..]).map_err(|_| bad(0))?;
     let prefix = varint_len(len);
     let end = usize::try_from(len).ok().and_then(|l| prefix.checked_add(l)).ok_or(bad(0))?;
     let body = buf.get(prefix..end).ok_or(Error::Protobuf { reason: Reason::Truncated, offset: buf.len() })?;
-    Ok((decode(body).map_err(|_| bad(prefix))?, end))
+    let (rec, lists) = decode(body).map_err(|e| match e {
+        Error::Protobuf { reason, .. } => Error::Protobuf { reason, offset: prefix },
+        other => other,
+    })?;
+    Ok((rec, lists, end))
 }
 
-/// Decodes one un-prefixed `FlowMessage`. Lists longer than a [`FlowRecord`] holds are truncated;
-/// an address that is not 0, 4 or 16 bytes long rejects the message.
-pub fn decode(body: &[u8]) -> Result<FlowRecord> {
+/// Decodes one un-prefixed `FlowMessage`. Lists longer than a record holds are truncated; an address
+/// that is not 0, 4 or 16 bytes long, or a number too large for its field, rejects the message.
+pub fn decode(body: &[u8]) -> Result<(FlowRecord, FlowLists)> {
     let m = FlowMessage::decode(body).map_err(|_| Error::Protobuf { reason: Reason::BadProtobuf, offset: 0 })?;
-    FlowRecord::try_from(&m)
+    from_message(&m)
 }
 
-impl TryFrom<&FlowMessage> for FlowRecord {
-    type Error = Error;
-
-    fn try_from(m: &FlowMessage) -> Result<FlowRecord> {
+/// A record and its lists from a decoded message.
+pub fn from_message(m: &FlowMessage) -> Result<(FlowRecord, FlowLists)> {
+    {
         let addr = |b: &[u8]| Addr::from_slice(b).ok_or(Error::Protobuf { reason: Reason::BadLength, offset: 0 });
         fn list<T: Copy + Default, const N: usize>(it: impl Iterator<Item = T>) -> Bounded<T, N> {
             let mut b = Bounded::default();
@@ -241,7 +244,7 @@ impl TryFrom<&FlowMessage> for FlowRecord {
             }
             Ok(b)
         };
-        Ok(FlowRecord {
+        let rec = FlowRecord {
             flow_type: FlowType::from_i32(m.r#type),
             time_received_ns: m.time_received_ns,
             sequence_num: m.sequence_num,
@@ -253,51 +256,67 @@ impl TryFrom<&FlowMessage> for FlowRecord {
             packets: m.packets,
             src_addr: addr(&m.src_addr)?,
             dst_addr: addr(&m.dst_addr)?,
-            etype: m.etype,
-            proto: m.proto,
-            src_port: m.src_port,
-            dst_port: m.dst_port,
+            etype: narrow(m.etype)?,
+            proto: narrow(m.proto)?,
+            src_port: narrow(m.src_port)?,
+            dst_port: narrow(m.dst_port)?,
             in_if: m.in_if,
             out_if: m.out_if,
             src_mac: m.src_mac,
             dst_mac: m.dst_mac,
-            src_vlan: m.src_vlan,
-            dst_vlan: m.dst_vlan,
-            vlan_id: m.vlan_id,
-            ip_tos: m.ip_tos,
-            forwarding_status: m.forwarding_status,
-            ip_ttl: m.ip_ttl,
-            ip_flags: m.ip_flags,
-            tcp_flags: m.tcp_flags,
-            icmp_type: m.icmp_type,
-            icmp_code: m.icmp_code,
+            src_vlan: narrow(m.src_vlan)?,
+            dst_vlan: narrow(m.dst_vlan)?,
+            vlan_id: narrow(m.vlan_id)?,
+            ip_tos: narrow(m.ip_tos)?,
+            forwarding_status: narrow(m.forwarding_status)?,
+            ip_ttl: narrow(m.ip_ttl)?,
+            ip_flags: narrow(m.ip_flags)?,
+            tcp_flags: narrow(m.tcp_flags)?,
+            icmp_type: narrow(m.icmp_type)?,
+            icmp_code: narrow(m.icmp_code)?,
             ipv6_flow_label: m.ipv6_flow_label,
             fragment_id: m.fragment_id,
-            fragment_offset: m.fragment_offset,
+            fragment_offset: narrow(m.fragment_offset)?,
             src_as: m.src_as,
             dst_as: m.dst_as,
             next_hop: addr(&m.next_hop)?,
             next_hop_as: m.next_hop_as,
-            src_net: m.src_net,
-            dst_net: m.dst_net,
+            src_net: narrow(m.src_net)?,
+            dst_net: narrow(m.dst_net)?,
             bgp_next_hop: addr(&m.bgp_next_hop)?,
-            bgp_communities: list(m.bgp_communities.iter().copied()),
-            as_path: list(m.as_path.iter().copied()),
-            mpls_ttl: list(m.mpls_ttl.iter().copied()),
             mpls_label: list(m.mpls_label.iter().copied()),
-            mpls_ip: addrs(&m.mpls_ip)?,
             observation_domain_id: m.observation_domain_id,
             observation_point_id: m.observation_point_id,
+            ipv6_routing_header_seg_left: narrow(m.ipv6_routing_header_seg_left)?,
+            lists: Default::default(),
+            extra: Default::default(),
+        };
+        let mut ttls = Vec::new();
+        let lists = FlowLists {
+            bgp_communities: list(m.bgp_communities.iter().copied()),
+            as_path: list(m.as_path.iter().copied()),
+            mpls_ttl: {
+                for &t in &m.mpls_ttl {
+                    ttls.push(narrow::<u8>(t)?);
+                }
+                list(ttls.iter().copied())
+            },
+            mpls_ip: addrs(&m.mpls_ip)?,
             layer_stack: list(m.layer_stack.iter().filter_map(|&l| Layer::from_i32(l))),
             ipv6_routing_header_addresses: addrs(&m.ipv6_routing_header_addresses)?,
-            ipv6_routing_header_seg_left: m.ipv6_routing_header_seg_left,
-            extra: Default::default(),
-        })
+        };
+        Ok((rec, lists))
     }
 }
 
-impl From<&FlowRecord> for FlowMessage {
-    fn from(r: &FlowRecord) -> FlowMessage {
+/// A protobuf `uint32` into a narrower record field.
+fn narrow<T: TryFrom<u32>>(v: u32) -> Result<T> {
+    T::try_from(v).map_err(|_| Error::Protobuf { reason: Reason::OutOfRange, offset: 0 })
+}
+
+/// The message for a record and its lists.
+pub fn to_message(r: &FlowRecord, lists: &FlowLists) -> FlowMessage {
+    {
         let addrs = |b: &[Addr]| b.iter().map(|a| a.as_bytes().to_vec()).collect();
         FlowMessage {
             r#type: r.flow_type as i32,
@@ -312,40 +331,40 @@ impl From<&FlowRecord> for FlowMessage {
             next_hop_as: r.next_hop_as,
             src_as: r.src_as,
             dst_as: r.dst_as,
-            src_net: r.src_net,
-            dst_net: r.dst_net,
+            src_net: r.src_net.into(),
+            dst_net: r.dst_net.into(),
             in_if: r.in_if,
             out_if: r.out_if,
-            proto: r.proto,
-            src_port: r.src_port,
-            dst_port: r.dst_port,
-            ip_tos: r.ip_tos,
-            forwarding_status: r.forwarding_status,
-            ip_ttl: r.ip_ttl,
-            tcp_flags: r.tcp_flags,
+            proto: r.proto.into(),
+            src_port: r.src_port.into(),
+            dst_port: r.dst_port.into(),
+            ip_tos: r.ip_tos.into(),
+            forwarding_status: r.forwarding_status.into(),
+            ip_ttl: r.ip_ttl.into(),
+            tcp_flags: r.tcp_flags.into(),
             src_mac: r.src_mac,
             dst_mac: r.dst_mac,
-            vlan_id: r.vlan_id,
-            etype: r.etype,
-            icmp_type: r.icmp_type,
-            icmp_code: r.icmp_code,
-            src_vlan: r.src_vlan,
-            dst_vlan: r.dst_vlan,
+            vlan_id: r.vlan_id.into(),
+            etype: r.etype.into(),
+            icmp_type: r.icmp_type.into(),
+            icmp_code: r.icmp_code.into(),
+            src_vlan: r.src_vlan.into(),
+            dst_vlan: r.dst_vlan.into(),
             fragment_id: r.fragment_id,
-            fragment_offset: r.fragment_offset,
+            fragment_offset: r.fragment_offset.into(),
             ipv6_flow_label: r.ipv6_flow_label,
-            ip_flags: r.ip_flags,
+            ip_flags: r.ip_flags.into(),
             observation_domain_id: r.observation_domain_id,
             observation_point_id: r.observation_point_id,
-            mpls_ttl: r.mpls_ttl.as_slice().to_vec(),
+            mpls_ttl: lists.mpls_ttl.as_slice().iter().map(|&t| u32::from(t)).collect(),
             mpls_label: r.mpls_label.as_slice().to_vec(),
-            mpls_ip: addrs(r.mpls_ip.as_slice()),
+            mpls_ip: addrs(lists.mpls_ip.as_slice()),
             bgp_next_hop: r.bgp_next_hop.as_bytes().to_vec(),
-            bgp_communities: r.bgp_communities.as_slice().to_vec(),
-            as_path: r.as_path.as_slice().to_vec(),
-            layer_stack: r.layer_stack.as_slice().iter().map(|&l| l as i32).collect(),
-            ipv6_routing_header_addresses: addrs(r.ipv6_routing_header_addresses.as_slice()),
-            ipv6_routing_header_seg_left: r.ipv6_routing_header_seg_left,
+            bgp_communities: lists.bgp_communities.as_slice().to_vec(),
+            as_path: lists.as_path.as_slice().to_vec(),
+            layer_stack: lists.layer_stack.as_slice().iter().map(|&l| l as i32).collect(),
+            ipv6_routing_header_addresses: addrs(lists.ipv6_routing_header_addresses.as_slice()),
+            ipv6_routing_header_seg_left: r.ipv6_routing_header_seg_left.into(),
             time_received_ns: r.time_received_ns,
             time_flow_start_ns: r.time_flow_start_ns,
             time_flow_end_ns: r.time_flow_end_ns,
@@ -428,9 +447,9 @@ mod tests {
     fn delimited_prefix_is_fixed_up_for_short_and_long_bodies() {
         let short = FlowRecord { bytes: 1, ..FlowRecord::default() };
         let mut out = vec![0xAA];
-        encode_delimited(&short, &mut out);
+        encode_delimited(&short, &FlowLists::EMPTY, &mut out);
         assert_eq!(out, [0xAA, 2, 0x48, 1]);
-        assert_eq!(decode_delimited(&out[1..]), Ok((short, 3)));
+        assert_eq!(decode_delimited(&out[1..]), Ok((short, FlowLists::EMPTY, 3)));
     }
 
     #[test]
@@ -444,5 +463,10 @@ mod tests {
         // src_addr (field 6) of 3 bytes is not an address.
         assert!(matches!(decode(&[0x32, 3, 1, 2, 3]), Err(Error::Protobuf { reason: Reason::BadLength, .. })));
         assert!(decode_delimited(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).is_err());
+        // src_port (field 21) of 70000 does not fit a port.
+        assert!(matches!(
+            decode(&[0xa8, 0x01, 0xf0, 0xa2, 0x04]),
+            Err(Error::Protobuf { reason: Reason::OutOfRange, .. })
+        ));
     }
 }

@@ -1,6 +1,6 @@
 //! [`Batch`]: the reusable output buffer of the decoders.
 
-use super::FlowRecord;
+use super::{FlowLists, FlowRecord, ListsRef};
 
 /// Where a record's unmapped fields live in its batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +57,7 @@ pub struct InterfaceCounters {
 #[derive(Debug, Clone)]
 pub struct Batch {
     records: Vec<FlowRecord>,
+    lists: Vec<FlowLists>,
     extra_fields: Vec<ExtraField>,
     extra_bytes: Vec<u8>,
     counters: Vec<InterfaceCounters>,
@@ -71,6 +72,7 @@ impl Batch {
     pub fn with_capacity(capacity: usize) -> Batch {
         Batch {
             records: Vec::with_capacity(capacity),
+            lists: Vec::new(),
             extra_fields: Vec::new(),
             extra_bytes: Vec::new(),
             counters: Vec::with_capacity(capacity),
@@ -81,6 +83,7 @@ impl Batch {
     /// Forgets every record, keeping the memory.
     pub fn clear(&mut self) {
         self.records.clear();
+        self.lists.clear();
         self.extra_fields.clear();
         self.extra_bytes.clear();
         self.counters.clear();
@@ -121,6 +124,27 @@ impl Batch {
         self.capacity - self.records.len()
     }
 
+    /// The repeated fields of `record` ([`FlowLists::EMPTY`] when it has none).
+    pub fn lists(&self, record: &FlowRecord) -> &FlowLists {
+        self.lists.get(record.lists.0 as usize).unwrap_or(&FlowLists::EMPTY)
+    }
+
+    /// Appends a record slot initialised to `template`, with empty lists, and returns both.
+    #[inline]
+    pub(crate) fn push_with_lists(&mut self, template: &FlowRecord) -> Option<(&mut FlowRecord, &mut FlowLists)> {
+        if self.records.len() >= self.capacity {
+            return None;
+        }
+        let index = ListsRef(u32::try_from(self.lists.len()).ok()?);
+        let start = u32::try_from(self.extra_fields.len()).unwrap_or(u32::MAX);
+        self.lists.push(FlowLists::EMPTY);
+        self.records.push(*template);
+        let rec = self.records.last_mut()?;
+        rec.extra = super::ExtraRange { start, len: 0 };
+        rec.lists = index;
+        Some((rec, self.lists.last_mut()?))
+    }
+
     /// The unmapped fields of `record`, with their raw bytes.
     pub fn extra_fields(&self, record: &FlowRecord) -> impl Iterator<Item = (&ExtraField, &[u8])> {
         let start = record.extra.start as usize;
@@ -146,6 +170,7 @@ impl Batch {
         let start = u32::try_from(self.extra_fields.len()).unwrap_or(u32::MAX);
         let rec = self.records.last_mut()?;
         rec.extra = super::ExtraRange { start, len: 0 };
+        rec.lists = ListsRef::NONE;
         Some(rec)
     }
 
@@ -156,6 +181,7 @@ impl Batch {
             return false;
         }
         record.extra = super::ExtraRange { start: u32::try_from(self.extra_fields.len()).unwrap_or(u32::MAX), len: 0 };
+        record.lists = ListsRef::NONE;
         self.records.push(record);
         true
     }
@@ -164,6 +190,9 @@ impl Batch {
     pub(crate) fn pop(&mut self) {
         if let Some(rec) = self.records.pop() {
             self.extra_fields.truncate(rec.extra.start as usize);
+            if rec.lists != ListsRef::NONE {
+                self.lists.truncate(rec.lists.0 as usize);
+            }
         }
     }
 
@@ -230,6 +259,21 @@ mod tests {
         assert_eq!(b.extra_field(&r1, 0, 400), None);
         b.pop();
         assert_eq!(b.len(), 1);
+    }
+
+    #[test]
+    fn lists_belong_to_their_record_and_go_with_it() {
+        let mut b = Batch::with_capacity(4);
+        let t = FlowRecord::default();
+        b.push(&t);
+        let (_, lists) = b.push_with_lists(&t).expect("room");
+        lists.as_path.push(65000);
+        let (r0, r1) = (b.records()[0], b.records()[1]);
+        assert_eq!(b.lists(&r0), &FlowLists::EMPTY);
+        assert_eq!(b.lists(&r1).as_path.as_slice(), &[65000]);
+        b.pop();
+        b.push_with_lists(&t).expect("room");
+        assert_eq!(b.lists(&b.records()[1]), &FlowLists::EMPTY);
     }
 
     #[test]

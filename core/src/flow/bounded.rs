@@ -1,7 +1,8 @@
 //! A fixed-capacity list that lives inline in a `Copy` record.
 
 /// Up to `N` values stored inline. Pushing past capacity is refused (and reported), never allocated.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+/// Equality looks at the stored values only.
+#[derive(Clone, Copy)]
 pub struct Bounded<T: Copy + Default, const N: usize> {
     items: [T; N],
     len: u8,
@@ -55,6 +56,24 @@ impl<T: Copy + Default, const N: usize> Bounded<T, N> {
     }
 }
 
+impl<T: Copy + Default + PartialEq, const N: usize> PartialEq for Bounded<T, N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl<T: Copy + Default + Eq, const N: usize> Eq for Bounded<T, N> {}
+
+macro_rules! empty {
+    ($($t:ty = $zero:expr),*) => {$(
+        impl<const N: usize> Bounded<$t, N> {
+            /// An empty list (usable in constants).
+            pub const EMPTY: Self = Bounded { items: [$zero; N], len: 0 };
+        }
+    )*};
+}
+empty!(u8 = 0, u32 = 0, super::Addr = super::Addr::NONE, super::Layer = super::Layer::Ethernet);
+
 impl<T: Copy + Default + std::fmt::Debug, const N: usize> std::fmt::Debug for Bounded<T, N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.as_slice()).finish()
@@ -77,5 +96,6 @@ mod tests {
         b.clear();
         assert!(b.is_empty());
         assert_eq!(format!("{b:?}"), "[]");
+        assert_eq!(b, Bounded::<u32, 2>::EMPTY);
     }
 }

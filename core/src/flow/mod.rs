@@ -9,4 +9,4 @@ mod record;
 pub use addr::Addr;
 pub use batch::{Batch, ExtraField, ExtraRange, InterfaceCounters};
 pub use bounded::Bounded;
-pub use record::{FlowRecord, FlowType, Layer};
+pub use record::{FlowLists, FlowRecord, FlowType, Layer, ListsRef};

@@ -1,4 +1,5 @@
-//! [`FlowRecord`]: one flow, field for field goflow2's `FlowMessage` (`pb/flow.proto`, package `flowpb`).
+//! [`FlowRecord`]: one flow, field for field goflow2's `FlowMessage` (`pb/flow.proto`, package `flowpb`),
+//! and [`FlowLists`], the repeated fields only some flows carry.
 
 use super::{Addr, Bounded, ExtraRange};
 
@@ -102,63 +103,113 @@ impl Layer {
     }
 }
 
-/// One flow. Fixed-size and `Copy`: decoders overwrite records in place, nothing is allocated per flow.
+/// One flow. Fixed-size (≤ 256 bytes) and `Copy`: decoders write records in place and nothing is
+/// allocated per flow.
 ///
-/// Field names, meanings and widths are goflow2's `FlowMessage`; repeated fields are bounded inline
-/// lists whose capacity covers real traffic (a longer list is truncated and counted by the decoder).
+/// Field names and meanings are goflow2's `FlowMessage`; widths are those of the protocols (a port is
+/// a `u16`, a protocol number a `u8`), which keeps the record small enough to move cheaply. The
+/// repeated fields that few flows carry (AS path, communities, MPLS TTLs and addresses, SRv6 segments,
+/// the sampled packet's layer stack) live in a [`FlowLists`] beside the record, see
+/// [`super::Batch::lists`]; MPLS labels, which NetFlow v9 / IPFIX carry as plain fields, stay inline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[allow(missing_docs)] // each field is documented by its goflow2 namesake; see the proto numbers in encode::protobuf
 pub struct FlowRecord {
-    pub flow_type: FlowType,
     pub time_received_ns: u64,
-    pub sequence_num: u32,
     pub sampling_rate: u64,
-    pub sampler_address: Addr,
     pub time_flow_start_ns: u64,
     pub time_flow_end_ns: u64,
     pub bytes: u64,
     pub packets: u64,
-    pub src_addr: Addr,
-    pub dst_addr: Addr,
-    pub etype: u32,
-    pub proto: u32,
-    pub src_port: u32,
-    pub dst_port: u32,
-    pub in_if: u32,
-    pub out_if: u32,
     pub src_mac: u64,
     pub dst_mac: u64,
-    pub src_vlan: u32,
-    pub dst_vlan: u32,
-    pub vlan_id: u32,
-    pub ip_tos: u32,
-    pub forwarding_status: u32,
-    pub ip_ttl: u32,
-    pub ip_flags: u32,
-    pub tcp_flags: u32,
-    pub icmp_type: u32,
-    pub icmp_code: u32,
+    pub sampler_address: Addr,
+    pub src_addr: Addr,
+    pub dst_addr: Addr,
+    pub next_hop: Addr,
+    pub bgp_next_hop: Addr,
+    pub sequence_num: u32,
+    pub in_if: u32,
+    pub out_if: u32,
     pub ipv6_flow_label: u32,
     pub fragment_id: u32,
-    pub fragment_offset: u32,
     pub src_as: u32,
     pub dst_as: u32,
-    pub next_hop: Addr,
     pub next_hop_as: u32,
-    pub src_net: u32,
-    pub dst_net: u32,
-    pub bgp_next_hop: Addr,
-    pub bgp_communities: Bounded<u32, 8>,
-    pub as_path: Bounded<u32, 8>,
-    pub mpls_ttl: Bounded<u32, 4>,
-    pub mpls_label: Bounded<u32, 4>,
-    pub mpls_ip: Bounded<Addr, 4>,
     pub observation_domain_id: u32,
     pub observation_point_id: u32,
+    pub etype: u16,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub src_vlan: u16,
+    pub dst_vlan: u16,
+    pub vlan_id: u16,
+    pub fragment_offset: u16,
+    pub tcp_flags: u16,
+    pub flow_type: FlowType,
+    pub proto: u8,
+    pub ip_tos: u8,
+    pub ip_ttl: u8,
+    pub ip_flags: u8,
+    pub icmp_type: u8,
+    pub icmp_code: u8,
+    pub src_net: u8,
+    pub dst_net: u8,
+    pub forwarding_status: u8,
+    pub ipv6_routing_header_seg_left: u8,
+    pub mpls_label: Bounded<u32, 4>,
+    /// This record's [`FlowLists`] in its batch, if it has any.
+    pub lists: ListsRef,
+    /// Fields the decoder did not map (enterprise-specific and unmapped IANA elements), when the
+    /// decoder keeps them: a range into the batch's extra fields.
+    pub extra: ExtraRange,
+}
+
+/// Where a record's [`FlowLists`] are in its batch; [`ListsRef::NONE`] when it has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListsRef(pub(crate) u32);
+
+impl ListsRef {
+    /// The record carries no lists.
+    pub const NONE: ListsRef = ListsRef(u32::MAX);
+}
+
+impl Default for ListsRef {
+    fn default() -> Self {
+        ListsRef::NONE
+    }
+}
+
+/// The repeated `FlowMessage` fields that only some flows carry. Bounded inline lists: longer lists
+/// are truncated, and the decoder counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[allow(missing_docs)] // goflow2 FlowMessage field names
+pub struct FlowLists {
+    pub bgp_communities: Bounded<u32, 8>,
+    pub as_path: Bounded<u32, 8>,
+    pub mpls_ttl: Bounded<u8, 4>,
+    pub mpls_ip: Bounded<Addr, 4>,
     pub layer_stack: Bounded<Layer, 12>,
     pub ipv6_routing_header_addresses: Bounded<Addr, 4>,
-    pub ipv6_routing_header_seg_left: u32,
-    /// Fields the decoder did not map (enterprise-specific and unmapped IANA elements), when the
-    /// decoder keeps them: a range into [`super::Batch::extra_fields`].
-    pub extra: ExtraRange,
+}
+
+impl FlowLists {
+    /// No lists.
+    pub const EMPTY: FlowLists = FlowLists {
+        bgp_communities: Bounded::<u32, 8>::EMPTY,
+        as_path: Bounded::<u32, 8>::EMPTY,
+        mpls_ttl: Bounded::<u8, 4>::EMPTY,
+        mpls_ip: Bounded::<Addr, 4>::EMPTY,
+        layer_stack: Bounded::<Layer, 12>::EMPTY,
+        ipv6_routing_header_addresses: Bounded::<Addr, 4>::EMPTY,
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_stays_small_enough_to_move_cheaply() {
+        assert!(std::mem::size_of::<FlowRecord>() <= 256, "{}", std::mem::size_of::<FlowRecord>());
+    }
 }

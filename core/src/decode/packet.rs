@@ -74,12 +74,11 @@ fn ip_version(rd: &Reader<'_>) -> Option<u16> {
 
 /// Ethernet, VLAN tags and MPLS labels; returns the ethertype of the L3 header that follows.
 fn ethernet(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u16> {
-    let dst: [u8; 6] = rd.array()?;
-    let src: [u8; 6] = rd.array()?;
-    h.rec.dst_mac = mac(dst);
-    h.rec.src_mac = mac(src);
+    let e: [u8; 14] = rd.array()?;
+    h.rec.dst_mac = mac([e[0], e[1], e[2], e[3], e[4], e[5]]);
+    h.rec.src_mac = mac([e[6], e[7], e[8], e[9], e[10], e[11]]);
     h.layer(Layer::Ethernet);
-    let mut etype = rd.u16()?;
+    let mut etype = u16::from_be_bytes([e[12], e[13]]);
     for _ in 0..MAX_STACK {
         match etype {
             ETH_VLAN | ETH_QINQ => {
@@ -119,38 +118,34 @@ fn mpls(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u16> {
 }
 
 fn ipv4(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u8> {
-    let start = rd.pos();
-    let vihl = rd.u8()?;
+    let p: [u8; 20] = rd.array()?;
     h.rec.etype = ETH_IPV4;
     h.layer(Layer::IPv4);
-    h.rec.ip_tos = rd.u8()?;
-    rd.skip(2)?; // total length
-    h.rec.fragment_id = u32::from(rd.u16()?);
-    let flags_frag = rd.u16()?;
+    h.rec.ip_tos = p[1];
+    h.rec.fragment_id = u32::from(u16::from_be_bytes([p[4], p[5]]));
+    let flags_frag = u16::from_be_bytes([p[6], p[7]]);
     h.rec.ip_flags = (flags_frag >> 13) as u8;
     h.rec.fragment_offset = flags_frag & 0x1fff;
-    h.rec.ip_ttl = rd.u8()?;
-    let proto = rd.u8()?;
-    h.rec.proto = proto;
-    rd.skip(2)?; // checksum
-    h.rec.src_addr = Addr::v4(rd.array()?);
-    h.rec.dst_addr = Addr::v4(rd.array()?);
-    let header_len = usize::from(vihl & 0x0f) * 4;
-    rd.skip(header_len.saturating_sub(rd.pos() - start))?;
-    (h.rec.fragment_offset == 0).then_some(proto)
+    h.rec.ip_ttl = p[8];
+    h.rec.proto = p[9];
+    h.rec.src_addr = Addr::v4([p[12], p[13], p[14], p[15]]);
+    h.rec.dst_addr = Addr::v4([p[16], p[17], p[18], p[19]]);
+    // Options, if the header is longer than its fixed 20 bytes.
+    rd.skip((usize::from(p[0] & 0x0f) * 4).saturating_sub(20))?;
+    (h.rec.fragment_offset == 0).then_some(p[9])
 }
 
 fn ipv6(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u8> {
-    let vtcfl = rd.u32()?;
+    let p: [u8; 40] = rd.array()?;
+    let vtcfl = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
     h.rec.etype = ETH_IPV6;
     h.layer(Layer::IPv6);
     h.rec.ip_tos = (vtcfl >> 20) as u8;
     h.rec.ipv6_flow_label = vtcfl & 0x000f_ffff;
-    rd.skip(2)?; // payload length
-    let mut next = rd.u8()?;
-    h.rec.ip_ttl = rd.u8()?;
-    h.rec.src_addr = Addr::v6(rd.array()?);
-    h.rec.dst_addr = Addr::v6(rd.array()?);
+    let mut next = p[6];
+    h.rec.ip_ttl = p[7];
+    h.rec.src_addr = Addr::from_slice(&p[8..24]).unwrap_or_default();
+    h.rec.dst_addr = Addr::from_slice(&p[24..40]).unwrap_or_default();
     h.rec.proto = next;
     for _ in 0..MAX_STACK {
         match next {
@@ -198,18 +193,18 @@ fn transport<'a>(rd: &mut Reader<'a>, proto: u8, h: &mut Headers<'_>) -> &'a [u8
     let parsed = (|| match proto {
         6 => {
             h.layer(Layer::Tcp);
-            h.rec.src_port = rd.u16()?;
-            h.rec.dst_port = rd.u16()?;
-            rd.skip(9)?;
-            h.rec.tcp_flags = u16::from(rd.u8()?);
+            let t: [u8; 14] = rd.array()?;
+            h.rec.src_port = u16::from_be_bytes([t[0], t[1]]);
+            h.rec.dst_port = u16::from_be_bytes([t[2], t[3]]);
+            h.rec.tcp_flags = u16::from(t[13]);
             None
         }
         17 => {
             h.layer(Layer::Udp);
-            h.rec.src_port = rd.u16()?;
-            h.rec.dst_port = rd.u16()?;
-            let len = usize::from(rd.u16()?);
-            rd.skip(2)?;
+            let u: [u8; 8] = rd.array()?;
+            h.rec.src_port = u16::from_be_bytes([u[0], u[1]]);
+            h.rec.dst_port = u16::from_be_bytes([u[2], u[3]]);
+            let len = usize::from(u16::from_be_bytes([u[4], u[5]]));
             let payload = rd.rest();
             Some(payload.get(..len.saturating_sub(8)).unwrap_or(payload))
         }

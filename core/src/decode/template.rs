@@ -141,10 +141,7 @@ impl Template {
                 fields::read_into(op.read, op.target, record, op.offset as usize, usize::from(op.len), rec, &mut s);
             }
             fields::finish(rec, &s, &sink.clock, sink.source_sampling);
-            sink.truncated_lists += u64::from(s.truncated);
-            if sink.keep_extras {
-                self.keep_extras(record, sink.batch);
-            }
+            self.account(record, &s, sink);
         }
         Ok(OptionValues::default())
     }
@@ -159,12 +156,18 @@ impl Template {
             let mut s = Scratch::default();
             self.walk(record, |op, v| fields::apply(op.target, v, rec, &mut s));
             fields::finish(rec, &s, &sink.clock, sink.source_sampling);
-            sink.truncated_lists += u64::from(s.truncated);
-            if sink.keep_extras {
-                self.keep_extras(record, sink.batch);
-            }
+            self.account(record, &s, sink);
         }
         Ok(OptionValues::default())
+    }
+
+    /// After a record: counts overflowing lists and keeps its unmapped fields when asked to.
+    #[inline(always)]
+    fn account(&self, record: &[u8], s: &Scratch, sink: &mut Sink<'_>) {
+        sink.truncated_lists += u64::from(s.truncated);
+        if sink.keep_extras {
+            self.keep_extras(record, sink.batch);
+        }
     }
 
     /// Options data records: their values are for the exporter, not flows.

@@ -499,7 +499,7 @@ fn record() -> impl Strategy<Value = (FlowRecord, FlowLists)> {
                     l.mpls_ip.push(Addr::v4(c.to_be_bytes()));
                 });
                 layers.iter().filter_map(|&x| Layer::from_i32(x)).for_each(|x| {
-                    l.layer_stack.push(x);
+                    r.layer_stack.push(x);
                 });
                 srv6.iter().for_each(|&a| {
                     l.ipv6_routing_header_addresses.push(a);

@@ -3,12 +3,12 @@
 #![no_main]
 
 use helios_core::decode::packet::{self, LinkType};
-use helios_core::flow::{FlowLists, FlowRecord};
+use helios_core::flow::FlowRecord;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     for link in [LinkType::Ethernet, LinkType::Ipv4, LinkType::Ipv6, LinkType::Ip] {
-        let (mut rec, mut lists) = (FlowRecord::default(), FlowLists::EMPTY);
+        let (mut rec, mut lists) = (FlowRecord::default(), None);
         let payload = packet::parse(data, link, &mut rec, &mut lists);
         assert!(payload.len() <= data.len());
     }

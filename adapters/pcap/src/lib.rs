@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use helios_core::decode::packet::{self, LinkType};
-use helios_core::flow::{FlowLists, FlowRecord, Layer};
+use helios_core::flow::{FlowRecord, Layer};
 use pcap_parser::{Block, Linktype, PcapBlockOwned, PcapError};
 
 /// Errors reading a capture.
@@ -148,10 +148,10 @@ fn udp_of(link: Linktype, data: &[u8]) -> Option<(IpAddr, u16, &[u8])> {
         Linktype::LINUX_SLL2 => (LinkType::Ip, data.get(20..)?),
         _ => return None,
     };
-    let (mut rec, mut lists) = (FlowRecord::default(), FlowLists::EMPTY);
+    let (mut rec, mut lists) = (FlowRecord::default(), None);
     let payload = packet::parse(l3, kind, &mut rec, &mut lists);
     // The UDP layer is only recorded for a whole UDP header of an unfragmented (or first) packet.
-    if !lists.layer_stack.as_slice().contains(&Layer::Udp) {
+    if !rec.layer_stack.contains(Layer::Udp) {
         return None;
     }
     Some((rec.src_addr.ip()?, rec.dst_port, payload))

@@ -30,9 +30,10 @@ const ETH_MPLS_MC: u16 = 0x8848;
 const MAX_STACK: usize = 16;
 
 /// Parses the headers of `data` into `rec` (MACs, VLAN, MPLS labels, addresses, TTL, TOS, ports,
-/// flags, ICMP) and `lists` (layer stack, MPLS TTLs, SRv6 segments), and returns the UDP payload when
-/// the packet is an unfragmented UDP datagram (bounded by the UDP length field), else an empty slice.
-pub fn parse<'a>(data: &'a [u8], link: LinkType, rec: &mut FlowRecord, lists: &mut FlowLists) -> &'a [u8] {
+/// flags, ICMP, layer stack) and `lists` (MPLS TTLs, SRv6 segments: created only when the packet has
+/// any), and returns the UDP payload when the packet is an unfragmented UDP datagram (bounded by the UDP
+/// length field), else an empty slice.
+pub fn parse<'a>(data: &'a [u8], link: LinkType, rec: &mut FlowRecord, lists: &mut Option<FlowLists>) -> &'a [u8] {
     let mut h = Headers { rec, lists };
     let mut rd = Reader::new(data);
     let l3 = match link {
@@ -55,12 +56,16 @@ pub fn parse<'a>(data: &'a [u8], link: LinkType, rec: &mut FlowRecord, lists: &m
 /// Where parsed header fields go.
 struct Headers<'r> {
     rec: &'r mut FlowRecord,
-    lists: &'r mut FlowLists,
+    lists: &'r mut Option<FlowLists>,
 }
 
 impl Headers<'_> {
     fn layer(&mut self, l: Layer) {
-        self.lists.layer_stack.push(l);
+        self.rec.layer_stack.push(l);
+    }
+
+    fn lists(&mut self) -> &mut FlowLists {
+        self.lists.get_or_insert(FlowLists::EMPTY)
     }
 }
 
@@ -105,7 +110,7 @@ fn mpls(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u16> {
     for _ in 0..MAX_STACK {
         let entry = rd.u32()?;
         h.rec.mpls_label.push(entry >> 12);
-        h.lists.mpls_ttl.push((entry & 0xff) as u8);
+        h.lists().mpls_ttl.push((entry & 0xff) as u8);
         if entry & 0x100 != 0 {
             let next = ip_version(rd);
             if let Some(e) = next {
@@ -166,7 +171,7 @@ fn ipv6(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u8> {
                     // SRv6 segment routing header (RFC 8754): 4 more header bytes, then segments.
                     h.rec.ipv6_routing_header_seg_left = seg_left;
                     for seg in rest.get(4..).unwrap_or(&[]).chunks_exact(16) {
-                        h.lists.ipv6_routing_header_addresses.push(Addr::from_slice(seg).unwrap_or_default());
+                        h.lists().ipv6_routing_header_addresses.push(Addr::from_slice(seg).unwrap_or_default());
                     }
                 }
             }
@@ -252,14 +257,17 @@ mod tests {
         f.extend_from_slice(&[0x20, 0x64, 0x08, 0x00]);
         f.extend(ipv4_udp(b"hello"));
         f.extend_from_slice(&[0; 4]); // Ethernet padding beyond the UDP length
-        let (mut rec, mut lists) = (FlowRecord::default(), FlowLists::EMPTY);
+        let (mut rec, mut lists) = (FlowRecord::default(), None);
         assert_eq!(parse(&f, LinkType::Ethernet, &mut rec, &mut lists), b"hello");
         assert_eq!(rec.vlan_id, 100);
         assert_eq!((rec.src_addr.to_string(), rec.dst_addr.to_string()), ("10.0.0.1".into(), "10.0.0.2".into()));
         assert_eq!((rec.src_port, rec.dst_port, rec.proto, rec.ip_ttl, rec.ip_tos), (2055, 2056, 17, 64, 0x10));
         assert_eq!((rec.ip_flags, rec.fragment_id, rec.etype), (2, 0x1234, 0x0800));
         assert_eq!(rec.src_mac, 0x060708090a0b);
-        assert_eq!(lists.layer_stack.as_slice(), &[Layer::Ethernet, Layer::Dot1Q, Layer::IPv4, Layer::Udp]);
+        assert_eq!(
+            rec.layer_stack.iter().collect::<Vec<_>>(),
+            &[Layer::Ethernet, Layer::Dot1Q, Layer::IPv4, Layer::Udp]
+        );
     }
 
     #[test]
@@ -271,10 +279,10 @@ mod tests {
         f.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         f.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
         f.extend_from_slice(&[0, 80, 0x1f, 0x90, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x12, 0, 0, 0, 0, 0, 0]);
-        let (mut rec, mut lists) = (FlowRecord::default(), FlowLists::EMPTY);
+        let (mut rec, mut lists) = (FlowRecord::default(), None);
         assert!(parse(&f, LinkType::Ethernet, &mut rec, &mut lists).is_empty());
         assert_eq!(rec.mpls_label.as_slice(), &[100, 200]);
-        assert_eq!(lists.mpls_ttl.as_slice(), &[0x40, 0x3f]);
+        assert_eq!(lists.unwrap_or_default().mpls_ttl.as_slice(), &[0x40, 0x3f]);
         assert_eq!((rec.etype, rec.proto, rec.src_port, rec.dst_port, rec.tcp_flags), (0x86dd, 6, 80, 8080, 0x12));
         assert_eq!((rec.ipv6_flow_label, rec.ip_ttl), (5, 60));
         assert_eq!(rec.dst_addr.to_string(), "2001:db8::2");
@@ -290,11 +298,12 @@ mod tests {
         p.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xb]);
         // Fragment header: next = ICMPv6, offset 0, id 7.
         p.extend_from_slice(&[58, 0, 0, 0, 0, 0, 0, 7, 128, 0]);
-        let (mut rec, mut lists) = (FlowRecord::default(), FlowLists::EMPTY);
+        let (mut rec, mut lists) = (FlowRecord::default(), None);
         parse(&p, LinkType::Ip, &mut rec, &mut lists);
         assert_eq!(rec.ipv6_routing_header_seg_left, 1);
-        assert_eq!(lists.ipv6_routing_header_addresses.len(), 2);
-        assert_eq!(lists.ipv6_routing_header_addresses.as_slice()[1].to_string(), "2001:db8::b");
+        let srv6 = lists.unwrap_or_default().ipv6_routing_header_addresses;
+        assert_eq!(srv6.len(), 2);
+        assert_eq!(srv6.as_slice()[1].to_string(), "2001:db8::b");
         assert_eq!((rec.fragment_id, rec.proto, rec.icmp_type), (7, 58, 128));
     }
 
@@ -302,12 +311,12 @@ mod tests {
     fn truncated_or_fragmented_packets_yield_no_payload_and_no_panic() {
         let full = ipv4_udp(b"data");
         for n in 0..full.len() {
-            let (mut rec, mut lists) = (FlowRecord::default(), FlowLists::EMPTY);
+            let (mut rec, mut lists) = (FlowRecord::default(), None);
             assert!(parse(&full[..n], LinkType::Ipv4, &mut rec, &mut lists).len() <= 4);
         }
         let mut frag = ipv4_udp(b"data");
         frag[7] = 8; // fragment offset 8
-        let (mut rec, mut lists) = (FlowRecord::default(), FlowLists::EMPTY);
+        let (mut rec, mut lists) = (FlowRecord::default(), None);
         assert!(parse(&frag, LinkType::Ipv4, &mut rec, &mut lists).is_empty());
         assert!(parse(&[0x99], LinkType::Ip, &mut rec, &mut lists).is_empty());
     }

@@ -53,11 +53,6 @@ impl<'a> Reader<'a> {
         Some(u32::from_be_bytes(self.array()?))
     }
 
-    #[inline]
-    pub(crate) fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_be_bytes(self.array()?))
-    }
-
     pub(crate) fn skip(&mut self, n: usize) -> Option<()> {
         self.take(n).map(|_| ())
     }
@@ -92,7 +87,6 @@ mod tests {
         assert_eq!(r.remaining(), 0);
         assert!(r.rest().is_empty());
         assert_eq!(r.skip(1), None);
-        assert_eq!(Reader::new(&[0; 8]).u64(), Some(0));
         assert_eq!(Reader::new(&[0, 0, 1, 0]).u32(), Some(256));
     }
 

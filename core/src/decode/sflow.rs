@@ -84,24 +84,17 @@ fn address(rd: &mut Reader<'_>) -> Option<Option<Addr>> {
 
 fn flow_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Batch) -> Result<(), Reason> {
     let mut rd = Reader::new(body);
-    let head = (|| {
-        rd.skip(4)?; // sample sequence
-        rd.skip(if expanded { 8 } else { 4 })?; // source id
-        let rate = rd.u32()?;
-        rd.skip(8)?; // sample pool, drops
-        let (input, output) = if expanded {
-            rd.skip(4)?;
-            let i = rd.u32()?;
-            rd.skip(4)?;
-            (i, rd.u32()?)
-        } else {
-            // Compact form: top two bits are the format, the low 30 the ifIndex.
-            (rd.u32()? & 0x3fff_ffff, rd.u32()? & 0x3fff_ffff)
-        };
-        Some((rate, input, output, rd.u32()?))
-    })();
+    let head = if expanded {
+        // sequence, source id type, source id index, rate, pool, drops, input format/value, output format/value, records
+        rd.array::<44>().map(|h| (be32(&h, 12), be32(&h, 28), be32(&h, 36), be32(&h, 40)))
+    } else {
+        // sequence, source id, rate, pool, drops, input, output, records; compact interfaces: the top two
+        // bits are the format, the low 30 the ifIndex.
+        rd.array::<32>().map(|h| (be32(&h, 8), be32(&h, 20) & 0x3fff_ffff, be32(&h, 24) & 0x3fff_ffff, be32(&h, 28)))
+    };
     let (rate, input, output, records) = head.ok_or(Reason::Truncated)?;
-    let (rec, lists) = batch.push_with_lists(base).ok_or(Reason::BatchFull)?;
+    let rec = batch.push(base).ok_or(Reason::BatchFull)?;
+    let mut lists = None;
     rec.sampling_rate = u64::from(rate);
     rec.in_if = input;
     rec.out_if = output;
@@ -109,7 +102,7 @@ fn flow_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Batch
         for _ in 0..records {
             let format = rd.u32()?;
             let len = rd.u32()? as usize;
-            flow_record(format, rd.take(len)?, rec, lists)?;
+            flow_record(format, rd.take(len)?, rec, &mut lists)?;
         }
         Some(())
     })();
@@ -118,18 +111,20 @@ fn flow_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Batch
         batch.pop();
         return Err(Reason::Truncated);
     }
+    if let Some(lists) = lists {
+        batch.attach_lists(lists);
+    }
     Ok(())
 }
 
-fn flow_record(format: u32, data: &[u8], rec: &mut FlowRecord, lists: &mut FlowLists) -> Option<()> {
+fn flow_record(format: u32, data: &[u8], rec: &mut FlowRecord, lists: &mut Option<FlowLists>) -> Option<()> {
     let mut rd = Reader::new(data);
     match format {
         1 => {
-            let protocol = rd.u32()?;
-            let frame_length = rd.u32()?;
-            rd.skip(4)?; // stripped
-            let header_len = rd.u32()? as usize;
-            let header = rd.take(header_len)?;
+            // protocol, frame length, bytes stripped, header length
+            let h: [u8; 16] = rd.array()?;
+            let (protocol, frame_length) = (be32(&h, 0), be32(&h, 4));
+            let header = rd.take(be32(&h, 12) as usize)?;
             rec.bytes = u64::from(frame_length);
             let link = match protocol {
                 HEADER_ETHERNET => LinkType::Ethernet,
@@ -180,7 +175,7 @@ fn flow_record(format: u32, data: &[u8], rec: &mut FlowRecord, lists: &mut FlowL
             rec.src_net = rd.u32()? as u8;
             rec.dst_net = rd.u32()? as u8;
         }
-        1003 => gateway(&mut rd, rec, lists)?,
+        1003 => gateway(&mut rd, rec, lists.get_or_insert(FlowLists::EMPTY))?,
         _ => {}
     }
     Some(())
@@ -244,29 +239,36 @@ fn counter_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Ba
 }
 
 fn if_counters(data: &[u8]) -> Option<InterfaceCounters> {
-    let mut r = Reader::new(data);
+    let c: &[u8; 88] = data.get(..88)?.try_into().ok()?;
+    let u32_at = |i: usize| u32::from_be_bytes([c[i], c[i + 1], c[i + 2], c[i + 3]]);
+    let u64_at =
+        |i: usize| u64::from_be_bytes([c[i], c[i + 1], c[i + 2], c[i + 3], c[i + 4], c[i + 5], c[i + 6], c[i + 7]]);
     Some(InterfaceCounters {
-        if_index: r.u32()?,
-        if_type: r.u32()?,
-        if_speed: r.u64()?,
-        if_direction: r.u32()?,
-        if_status: r.u32()?,
-        if_in_octets: r.u64()?,
-        if_in_ucast_pkts: r.u32()?,
-        if_in_multicast_pkts: r.u32()?,
-        if_in_broadcast_pkts: r.u32()?,
-        if_in_discards: r.u32()?,
-        if_in_errors: r.u32()?,
-        if_in_unknown_protos: r.u32()?,
-        if_out_octets: r.u64()?,
-        if_out_ucast_pkts: r.u32()?,
-        if_out_multicast_pkts: r.u32()?,
-        if_out_broadcast_pkts: r.u32()?,
-        if_out_discards: r.u32()?,
-        if_out_errors: r.u32()?,
-        if_promiscuous_mode: r.u32()?,
+        if_index: u32_at(0),
+        if_type: u32_at(4),
+        if_speed: u64_at(8),
+        if_direction: u32_at(16),
+        if_status: u32_at(20),
+        if_in_octets: u64_at(24),
+        if_in_ucast_pkts: u32_at(32),
+        if_in_multicast_pkts: u32_at(36),
+        if_in_broadcast_pkts: u32_at(40),
+        if_in_discards: u32_at(44),
+        if_in_errors: u32_at(48),
+        if_in_unknown_protos: u32_at(52),
+        if_out_octets: u64_at(56),
+        if_out_ucast_pkts: u32_at(64),
+        if_out_multicast_pkts: u32_at(68),
+        if_out_broadcast_pkts: u32_at(72),
+        if_out_discards: u32_at(76),
+        if_out_errors: u32_at(80),
+        if_promiscuous_mode: u32_at(84),
         ..InterfaceCounters::default()
     })
+}
+
+fn be32<const N: usize>(b: &[u8; N], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 fn mac(b: &[u8; 8]) -> u64 {

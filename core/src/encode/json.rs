@@ -66,7 +66,7 @@ pub fn write_record<'a>(
         r#","observation_domain_id":{},"observation_point_id":{},"layer_stack":["#,
         rec.observation_domain_id, rec.observation_point_id
     );
-    for (i, l) in lists.layer_stack.as_slice().iter().enumerate() {
+    for (i, l) in rec.layer_stack.iter().enumerate() {
         let _ = write!(w, r#"{}"{}""#, if i == 0 { "" } else { "," }, l.as_str());
     }
     w.push(b']');
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn a_record_is_one_valid_json_line_with_goflow2_names() {
-        let rec = FlowRecord {
+        let mut rec = FlowRecord {
             flow_type: FlowType::Ipfix,
             src_addr: Addr::v4([10, 0, 0, 1]),
             src_mac: 0x0050_56c0_0001,
@@ -136,7 +136,7 @@ mod tests {
         let mut lists = FlowLists::EMPTY;
         lists.as_path.push(65000);
         lists.as_path.push(65001);
-        lists.layer_stack.push(Layer::IPv4);
+        rec.layer_stack.push(Layer::IPv4);
         lists.mpls_ip.push(Addr::v4([1, 1, 1, 1]));
         let mut batch = Batch::with_capacity(1);
         batch.push(&rec);

@@ -9,7 +9,7 @@
 use prost::Message;
 
 use crate::error::{Error, Reason, Result};
-use crate::flow::{Addr, Bounded, FlowLists, FlowRecord, FlowType, Layer};
+use crate::flow::{Addr, Bounded, FlowLists, FlowRecord, FlowType, Layer, LayerStack};
 
 /// `flowpb.FlowMessage`, field for field. Declared in field-number order so that prost's encoding is
 /// byte-identical to Go's.
@@ -194,7 +194,7 @@ pub fn encode(rec: &FlowRecord, lists: &FlowLists, out: &mut Vec<u8>) {
     bytes(w, 100, rec.bgp_next_hop.as_bytes());
     packed(w, 101, lists.bgp_communities.as_slice().iter().map(|&v| u64::from(v)));
     packed(w, 102, lists.as_path.as_slice().iter().map(|&v| u64::from(v)));
-    packed(w, 103, lists.layer_stack.as_slice().iter().map(|&l| l as u64));
+    packed(w, 103, rec.layer_stack.iter().map(|l| l as u64));
     for a in lists.ipv6_routing_header_addresses.as_slice() {
         bytes_always(w, 104, a.as_bytes());
     }
@@ -288,6 +288,13 @@ pub fn from_message(m: &FlowMessage) -> Result<(FlowRecord, FlowLists)> {
             observation_domain_id: m.observation_domain_id,
             observation_point_id: m.observation_point_id,
             ipv6_routing_header_seg_left: narrow(m.ipv6_routing_header_seg_left)?,
+            layer_stack: {
+                let mut stack = LayerStack::default();
+                for l in m.layer_stack.iter().filter_map(|&l| Layer::from_i32(l)) {
+                    stack.push(l);
+                }
+                stack
+            },
             lists: Default::default(),
             extra: Default::default(),
         };
@@ -302,7 +309,6 @@ pub fn from_message(m: &FlowMessage) -> Result<(FlowRecord, FlowLists)> {
                 list(ttls.iter().copied())
             },
             mpls_ip: addrs(&m.mpls_ip)?,
-            layer_stack: list(m.layer_stack.iter().filter_map(|&l| Layer::from_i32(l))),
             ipv6_routing_header_addresses: addrs(&m.ipv6_routing_header_addresses)?,
         };
         Ok((rec, lists))
@@ -362,7 +368,7 @@ pub fn to_message(r: &FlowRecord, lists: &FlowLists) -> FlowMessage {
             bgp_next_hop: r.bgp_next_hop.as_bytes().to_vec(),
             bgp_communities: lists.bgp_communities.as_slice().to_vec(),
             as_path: lists.as_path.as_slice().to_vec(),
-            layer_stack: lists.layer_stack.as_slice().iter().map(|&l| l as i32).collect(),
+            layer_stack: r.layer_stack.iter().map(|l| l as i32).collect(),
             ipv6_routing_header_addresses: addrs(lists.ipv6_routing_header_addresses.as_slice()),
             ipv6_routing_header_seg_left: r.ipv6_routing_header_seg_left.into(),
             time_received_ns: r.time_received_ns,

@@ -129,20 +129,13 @@ impl Batch {
         self.lists.get(record.lists.0 as usize).unwrap_or(&FlowLists::EMPTY)
     }
 
-    /// Appends a record slot initialised to `template`, with empty lists, and returns both.
-    #[inline]
-    pub(crate) fn push_with_lists(&mut self, template: &FlowRecord) -> Option<(&mut FlowRecord, &mut FlowLists)> {
-        if self.records.len() >= self.capacity {
-            return None;
-        }
-        let index = ListsRef(u32::try_from(self.lists.len()).ok()?);
-        let start = u32::try_from(self.extra_fields.len()).unwrap_or(u32::MAX);
-        self.lists.push(FlowLists::EMPTY);
-        self.records.push(*template);
-        let rec = self.records.last_mut()?;
-        rec.extra = super::ExtraRange { start, len: 0 };
-        rec.lists = index;
-        Some((rec, self.lists.last_mut()?))
+    /// Gives the last record `lists`. Returns `false` when there is no record.
+    pub(crate) fn attach_lists(&mut self, lists: FlowLists) -> bool {
+        let Ok(index) = u32::try_from(self.lists.len()) else { return false };
+        let Some(rec) = self.records.last_mut() else { return false };
+        rec.lists = ListsRef(index);
+        self.lists.push(lists);
+        true
     }
 
     /// The unmapped fields of `record`, with their raw bytes.
@@ -266,14 +259,18 @@ mod tests {
         let mut b = Batch::with_capacity(4);
         let t = FlowRecord::default();
         b.push(&t);
-        let (_, lists) = b.push_with_lists(&t).expect("room");
+        b.push(&t);
+        let mut lists = FlowLists::EMPTY;
         lists.as_path.push(65000);
+        assert!(b.attach_lists(lists));
         let (r0, r1) = (b.records()[0], b.records()[1]);
         assert_eq!(b.lists(&r0), &FlowLists::EMPTY);
         assert_eq!(b.lists(&r1).as_path.as_slice(), &[65000]);
         b.pop();
-        b.push_with_lists(&t).expect("room");
+        b.push(&t);
         assert_eq!(b.lists(&b.records()[1]), &FlowLists::EMPTY);
+        b.clear();
+        assert!(!b.attach_lists(FlowLists::EMPTY));
     }
 
     #[test]

@@ -72,7 +72,7 @@ macro_rules! empty {
         }
     )*};
 }
-empty!(u8 = 0, u32 = 0, super::Addr = super::Addr::NONE, super::Layer = super::Layer::Ethernet);
+empty!(u8 = 0, u32 = 0, super::Addr = super::Addr::NONE);
 
 impl<T: Copy + Default + std::fmt::Debug, const N: usize> std::fmt::Debug for Bounded<T, N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,7 +1,7 @@
 //! [`FlowRecord`]: one flow, field for field goflow2's `FlowMessage` (`pb/flow.proto`, package `flowpb`),
 //! and [`FlowLists`], the repeated fields only some flows carry.
 
-use super::{Addr, Bounded, ExtraRange};
+use super::{Addr, Bounded, ExtraRange, LayerStack};
 
 /// Which protocol a record was decoded from (goflow2 `FlowMessage.FlowType`, same numbers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -108,9 +108,9 @@ impl Layer {
 ///
 /// Field names and meanings are goflow2's `FlowMessage`; widths are those of the protocols (a port is
 /// a `u16`, a protocol number a `u8`), which keeps the record small enough to move cheaply. The
-/// repeated fields that few flows carry (AS path, communities, MPLS TTLs and addresses, SRv6 segments,
-/// the sampled packet's layer stack) live in a [`FlowLists`] beside the record, see
-/// [`super::Batch::lists`]; MPLS labels, which NetFlow v9 / IPFIX carry as plain fields, stay inline.
+/// repeated fields that few flows carry (AS path, communities, MPLS TTLs and addresses, SRv6 segments)
+/// live in a [`FlowLists`] beside the record, see [`super::Batch::lists`]; MPLS labels, which NetFlow v9
+/// and IPFIX carry as plain fields, and the sampled packet's layer stack (packed) stay inline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[allow(missing_docs)] // each field is documented by its goflow2 namesake; see the proto numbers in encode::protobuf
 pub struct FlowRecord {
@@ -157,6 +157,7 @@ pub struct FlowRecord {
     pub forwarding_status: u8,
     pub ipv6_routing_header_seg_left: u8,
     pub mpls_label: Bounded<u32, 4>,
+    pub layer_stack: LayerStack,
     /// This record's [`FlowLists`] in its batch, if it has any.
     pub lists: ListsRef,
     /// Fields the decoder did not map (enterprise-specific and unmapped IANA elements), when the
@@ -188,7 +189,6 @@ pub struct FlowLists {
     pub as_path: Bounded<u32, 8>,
     pub mpls_ttl: Bounded<u8, 4>,
     pub mpls_ip: Bounded<Addr, 4>,
-    pub layer_stack: Bounded<Layer, 12>,
     pub ipv6_routing_header_addresses: Bounded<Addr, 4>,
 }
 
@@ -199,7 +199,6 @@ impl FlowLists {
         as_path: Bounded::<u32, 8>::EMPTY,
         mpls_ttl: Bounded::<u8, 4>::EMPTY,
         mpls_ip: Bounded::<Addr, 4>::EMPTY,
-        layer_stack: Bounded::<Layer, 12>::EMPTY,
         ipv6_routing_header_addresses: Bounded::<Addr, 4>::EMPTY,
     };
 }

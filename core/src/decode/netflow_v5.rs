@@ -31,8 +31,8 @@ pub(crate) fn decode(d: &[u8], exporter: IpAddr, now_ns: u64, batch: &mut Batch,
     for r in records {
         let u16_at = |i: usize| u16::from_be_bytes([r[i], r[i + 1]]);
         let u32_at = |i: usize| u32::from_be_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
-        // Built whole over defaults (stored as zeros) rather than copied from a header template.
-        let rec = FlowRecord {
+        // Built whole, in its slot, over defaults (stored as zeros): no template copied and patched.
+        let pushed = batch.push_with(|| FlowRecord {
             flow_type: FlowType::NetflowV5,
             time_received_ns: now_ns,
             sequence_num: sequence,
@@ -58,8 +58,8 @@ pub(crate) fn decode(d: &[u8], exporter: IpAddr, now_ns: u64, batch: &mut Batch,
             src_net: r[44],
             dst_net: r[45],
             ..FlowRecord::default()
-        };
-        if !batch.push_record(rec) {
+        });
+        if pushed.is_none() {
             return faults.add(Fault::at(Reason::BatchFull, HEADER_LEN));
         }
     }

@@ -56,7 +56,10 @@ pub struct InterfaceCounters {
 /// would overflow it is rejected with `Reason::BatchFull` rather than grown.
 #[derive(Debug, Clone)]
 pub struct Batch {
+    /// Record slots, kept up to their high-water mark so that a record is written in place.
     records: Vec<FlowRecord>,
+    /// Slots in use.
+    len: usize,
     lists: Vec<FlowLists>,
     extra_fields: Vec<ExtraField>,
     extra_bytes: Vec<u8>,
@@ -72,6 +75,7 @@ impl Batch {
     pub fn with_capacity(capacity: usize) -> Batch {
         Batch {
             records: Vec::with_capacity(capacity),
+            len: 0,
             lists: Vec::new(),
             extra_fields: Vec::new(),
             extra_bytes: Vec::new(),
@@ -82,7 +86,7 @@ impl Batch {
 
     /// Forgets every record, keeping the memory.
     pub fn clear(&mut self) {
-        self.records.clear();
+        self.len = 0;
         self.lists.clear();
         self.extra_fields.clear();
         self.extra_bytes.clear();
@@ -91,12 +95,13 @@ impl Batch {
 
     /// The decoded flow records.
     pub fn records(&self) -> &[FlowRecord] {
-        &self.records
+        self.records.get(..self.len).unwrap_or(&[])
     }
 
     /// Mutable access to the records (for enrichment in place).
     pub fn records_mut(&mut self) -> &mut [FlowRecord] {
-        &mut self.records
+        let len = self.len;
+        self.records.get_mut(..len).unwrap_or(&mut [])
     }
 
     /// The sFlow interface counter samples decoded since the last `clear`.
@@ -106,12 +111,12 @@ impl Batch {
 
     /// Number of records.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.len
     }
 
     /// Whether the batch holds no records.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len == 0
     }
 
     /// Records the batch can hold.
@@ -121,7 +126,7 @@ impl Batch {
 
     /// Records that still fit.
     pub fn remaining(&self) -> usize {
-        self.capacity - self.records.len()
+        self.capacity - self.len
     }
 
     /// The repeated fields of `record` ([`FlowLists::EMPTY`] when it has none).
@@ -132,7 +137,7 @@ impl Batch {
     /// Gives the last record `lists`. Returns `false` when there is no record.
     pub(crate) fn attach_lists(&mut self, lists: FlowLists) -> bool {
         let Ok(index) = u32::try_from(self.lists.len()) else { return false };
-        let Some(rec) = self.records.last_mut() else { return false };
+        let Some(rec) = self.last_mut() else { return false };
         rec.lists = ListsRef(index);
         self.lists.push(lists);
         true
@@ -156,36 +161,40 @@ impl Batch {
     /// Appends a record slot initialised to `template` and returns it, or `None` when full.
     #[inline]
     pub(crate) fn push(&mut self, template: &FlowRecord) -> Option<&mut FlowRecord> {
-        if self.records.len() >= self.capacity {
-            return None;
-        }
-        self.records.push(*template);
-        let start = u32::try_from(self.extra_fields.len()).unwrap_or(u32::MAX);
-        let rec = self.records.last_mut()?;
-        rec.extra = super::ExtraRange { start, len: 0 };
-        rec.lists = ListsRef::NONE;
-        Some(rec)
+        self.push_with(|| *template)
     }
 
-    /// Appends `record` (its `extra` range is set here), or returns `false` when full.
-    #[inline]
-    pub(crate) fn push_record(&mut self, mut record: FlowRecord) -> bool {
-        if self.records.len() >= self.capacity {
-            return false;
+    /// Appends the record `make` builds, written straight into its slot (build it with a struct
+    /// literal: no copy through the stack), and returns it; `None` when full.
+    #[inline(always)]
+    pub(crate) fn push_with(&mut self, make: impl FnOnce() -> FlowRecord) -> Option<&mut FlowRecord> {
+        if self.len >= self.capacity {
+            return None;
         }
-        record.extra = super::ExtraRange { start: u32::try_from(self.extra_fields.len()).unwrap_or(u32::MAX), len: 0 };
-        record.lists = ListsRef::NONE;
-        self.records.push(record);
-        true
+        let start = u32::try_from(self.extra_fields.len()).unwrap_or(u32::MAX);
+        if self.len == self.records.len() {
+            self.records.push(FlowRecord::default()); // growing to the high-water mark: warm-up only
+        }
+        let slot = self.records.get_mut(self.len)?;
+        self.len += 1;
+        *slot = make();
+        slot.extra = super::ExtraRange { start, len: 0 };
+        slot.lists = ListsRef::NONE;
+        Some(slot)
+    }
+
+    fn last_mut(&mut self) -> Option<&mut FlowRecord> {
+        let last = self.len.checked_sub(1)?;
+        self.records.get_mut(last)
     }
 
     /// Drops the last record (a record that failed half-way through decoding).
     pub(crate) fn pop(&mut self) {
-        if let Some(rec) = self.records.pop() {
-            self.extra_fields.truncate(rec.extra.start as usize);
-            if rec.lists != ListsRef::NONE {
-                self.lists.truncate(rec.lists.0 as usize);
-            }
+        let Some(rec) = self.last_mut().copied() else { return };
+        self.len -= 1;
+        self.extra_fields.truncate(rec.extra.start as usize);
+        if rec.lists != ListsRef::NONE {
+            self.lists.truncate(rec.lists.0 as usize);
         }
     }
 
@@ -196,10 +205,10 @@ impl Batch {
         if self.extra_bytes.len() + bytes.len() > budget {
             return false;
         }
-        let Some(rec) = self.records.last_mut() else {
+        let Ok(start) = u32::try_from(self.extra_bytes.len()) else {
             return false;
         };
-        let Ok(start) = u32::try_from(self.extra_bytes.len()) else {
+        let Some(rec) = self.last_mut() else {
             return false;
         };
         rec.extra.len = rec.extra.len.saturating_add(1);

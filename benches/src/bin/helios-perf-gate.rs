@@ -25,7 +25,7 @@ struct Baseline {
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: helios-perf-gate check [--update] [--baseline FILE] [--tolerance FRACTION]\n       helios-perf-gate run WORKLOAD ITERATIONS   (the loop callgrind measures)\n\nWorkloads: {}",
+        "usage: helios-perf-gate check [--update] [--baseline FILE] [--tolerance FRACTION]\n       helios-perf-gate run WORKLOAD ITERATIONS   (the loop callgrind measures)\n       helios-perf-gate records                   (records per datagram of each workload)\n\nWorkloads: {}",
         workloads().iter().map(|w| w.name).collect::<Vec<_>>().join(", ")
     );
     ExitCode::from(2)
@@ -36,6 +36,12 @@ fn main() -> ExitCode {
     match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("check") => check(&args[1..]),
+        Some("records") => {
+            for w in workloads() {
+                println!("{} {}", w.name, w.records);
+            }
+            ExitCode::SUCCESS
+        }
         _ => usage(),
     }
 }

@@ -2,6 +2,8 @@
 //! datagrams from `testdata/vendor-captures`, each with the template datagrams it needs.
 #![forbid(unsafe_code)]
 
+pub mod geo;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
 

@@ -105,6 +105,14 @@ pub enum Error {
         /// What was wrong with the saved cache.
         detail: String,
     },
+    /// A MaxMind database could not be read; nothing was built from it.
+    #[error("{database} database: {detail}")]
+    GeoIp {
+        /// Which database (`city`, `asn`).
+        database: &'static str,
+        /// What was wrong with it.
+        detail: String,
+    },
     /// A protobuf `FlowMessage` could not be decoded.
     #[error("protobuf FlowMessage: {reason} at byte {offset}")]
     Protobuf {
@@ -125,6 +133,7 @@ impl Error {
         match self {
             Error::Datagram { reason, .. } | Error::Protobuf { reason, .. } => *reason,
             Error::TemplateImport { .. } => Reason::BadTemplate,
+            Error::GeoIp { .. } => Reason::BadLength,
         }
     }
 }

@@ -7,11 +7,13 @@
 //!   [`flow::Batch`] decoders write into.
 //! - [`decode`]: NetFlow v5, NetFlow v9, IPFIX and sFlow v5 decoders behind one [`decode::Decoder`].
 //! - [`encode`]: goflow2-compatible protobuf and JSON lines.
+//! - [`enrich`]: GeoIP / ASN lookups compiled into flat tables.
 
 #![forbid(unsafe_code)]
 
 pub mod decode;
 pub mod encode;
+pub mod enrich;
 pub mod error;
 pub mod flow;
 

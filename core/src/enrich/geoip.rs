@@ -1,0 +1,225 @@
+//! Country, city, ASN and AS name of an address, from MaxMind databases (GeoIP2 / GeoLite2 City and
+//! ASN). A database is read once, from its bytes (memory-mapped by the caller), and compiled into flat
+//! range tables with interned names, so a lookup is a few memory reads and never decodes MMDB data.
+//!
+//! The City and ASN databases are overlaid into one table per address family, so one lookup answers
+//! both. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are looked up as IPv4. A corrupt or truncated database is an error and builds nothing: the caller keeps what it had.
+
+use std::net::IpAddr;
+
+use ipnetwork::IpNetwork;
+use maxminddb::{Reader, WithinOptions, geoip2};
+use rustc_hash::FxHashMap;
+
+use super::ranges::RangeTable;
+use crate::error::{Error, Result};
+
+/// What a lookup found. Absent parts are `None` / 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GeoAnswer<'t> {
+    /// ISO 3166-1 alpha-2 country code (`"GB"`).
+    pub country: Option<&'t str>,
+    /// City name, in English.
+    pub city: Option<&'t str>,
+    /// Autonomous system number (0: unknown).
+    pub asn: u32,
+    /// Autonomous system organisation.
+    pub as_name: Option<&'t str>,
+}
+
+/// What a table holds, for logs and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GeoStats {
+    /// City database networks (IPv4 + IPv6).
+    pub city_networks: usize,
+    /// ASN database networks.
+    pub asn_networks: usize,
+    /// Distinct names interned (countries, cities, AS names).
+    pub names: usize,
+    /// Ranges of the overlaid lookup tables.
+    pub ranges: usize,
+    /// Bytes of the compiled tables.
+    pub bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+struct Place {
+    country: u32,
+    city: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+struct AsInfo {
+    asn: u32,
+    name: u32,
+}
+
+/// One distinct answer: a place and an AS (either may be absent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+struct Answer {
+    place: Place,
+    asn: AsInfo,
+}
+
+/// Compiled GeoIP and ASN tables. Immutable: share it behind an `Arc` / `ArcSwap`.
+#[derive(Debug, Default)]
+pub struct GeoTable {
+    v4: RangeTable<u32>,
+    v6: RangeTable<u128>,
+    answers: Vec<Answer>,
+    /// Interned names; id 0 is "none".
+    names: Vec<Box<str>>,
+    city_networks: usize,
+    asn_networks: usize,
+}
+
+impl GeoTable {
+    /// Compiles the City database `city` and the ASN database `asn` (either may be absent).
+    pub fn build(city: Option<&[u8]>, asn: Option<&[u8]>) -> Result<GeoTable> {
+        let mut names = Interner::default();
+        let mut places: Vec<Place> = Vec::new();
+        let mut ases: Vec<AsInfo> = Vec::new();
+        let (mut city_v4, mut city_v6, mut asn_v4, mut asn_v6) = Default::default();
+        if let Some(bytes) = city {
+            let mut ids: FxHashMap<Place, u32> = FxHashMap::default();
+            (city_v4, city_v6) = networks(bytes, "city", |lookup| {
+                let Some(rec) = lookup.decode::<geoip2::City>()? else { return Ok(None) };
+                let place = Place { country: names.id(rec.country.iso_code), city: names.id(rec.city.names.english) };
+                Ok((place != Place::default()).then(|| intern(&mut ids, &mut places, place)))
+            })?;
+        }
+        if let Some(bytes) = asn {
+            let mut ids: FxHashMap<AsInfo, u32> = FxHashMap::default();
+            (asn_v4, asn_v6) = networks(bytes, "asn", |lookup| {
+                let Some(rec) = lookup.decode::<geoip2::Asn>()? else { return Ok(None) };
+                let info = AsInfo {
+                    asn: rec.autonomous_system_number.unwrap_or(0),
+                    name: names.id(rec.autonomous_system_organization),
+                };
+                Ok((info != AsInfo::default()).then(|| intern(&mut ids, &mut ases, info)))
+            })?;
+        }
+        let mut answers = Vec::new();
+        let mut ids: FxHashMap<Answer, u32> = FxHashMap::default();
+        let mut combine = |p: Option<u32>, a: Option<u32>| {
+            let answer = Answer {
+                place: p.and_then(|i| places.get(i as usize)).copied().unwrap_or_default(),
+                asn: a.and_then(|i| ases.get(i as usize)).copied().unwrap_or_default(),
+            };
+            intern(&mut ids, &mut answers, answer)
+        };
+        let v4 = RangeTable::overlay(&city_v4, &asn_v4, &mut combine);
+        let v6 = RangeTable::overlay(&city_v6, &asn_v6, &mut combine);
+        Ok(GeoTable {
+            v4,
+            v6,
+            answers,
+            names: names.into_names(),
+            city_networks: city_v4.len() + city_v6.len(),
+            asn_networks: asn_v4.len() + asn_v6.len(),
+        })
+    }
+
+    /// What the tables know about `ip`.
+    #[inline]
+    pub fn lookup(&self, ip: IpAddr) -> GeoAnswer<'_> {
+        let id = match ip {
+            IpAddr::V4(v4) => self.v4.get(u32::from(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => self.v4.get(u32::from(v4)),
+                None => self.v6.get(u128::from(v6)),
+            },
+        };
+        let a = id.and_then(|i| self.answers.get(i as usize)).copied().unwrap_or_default();
+        GeoAnswer {
+            country: self.name(a.place.country),
+            city: self.name(a.place.city),
+            asn: a.asn.asn,
+            as_name: self.name(a.asn.name),
+        }
+    }
+
+    fn name(&self, id: u32) -> Option<&str> {
+        if id == 0 { None } else { self.names.get(id as usize).map(|n| &**n) }
+    }
+
+    /// Sizes, for logs and metrics.
+    pub fn stats(&self) -> GeoStats {
+        GeoStats {
+            city_networks: self.city_networks,
+            asn_networks: self.asn_networks,
+            names: self.names.len().saturating_sub(1),
+            ranges: self.v4.len() + self.v6.len(),
+            bytes: self.v4.heap_bytes()
+                + self.v6.heap_bytes()
+                + self.answers.capacity() * size_of::<Answer>()
+                + self.names.iter().map(|n| n.len() + size_of::<Box<str>>()).sum::<usize>(),
+        }
+    }
+}
+
+/// Walks every network of the database in `bytes`, mapping each to a value id with `value`, into an
+/// IPv4 and an IPv6 range table.
+fn networks<'a>(
+    bytes: &'a [u8],
+    database: &'static str,
+    mut value: impl for<'r> FnMut(
+        &maxminddb::LookupResult<'r, &'a [u8]>,
+    ) -> std::result::Result<Option<u32>, maxminddb::MaxMindDbError>,
+) -> Result<(RangeTable<u32>, RangeTable<u128>)> {
+    let err = |e: maxminddb::MaxMindDbError| Error::GeoIp { database, detail: e.to_string() };
+    let reader = Reader::from_source(bytes).map_err(err)?;
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for item in reader.networks(WithinOptions::default()).map_err(err)? {
+        let lookup = item.map_err(err)?;
+        let Some(id) = value(&lookup).map_err(err)? else { continue };
+        match lookup.network().map_err(err)? {
+            IpNetwork::V4(n) => v4.push((u32::from(n.network()), u32::from(n.broadcast()), id)),
+            IpNetwork::V6(n) => {
+                let start = u128::from(n.network());
+                let host_bits = 128 - u32::from(n.prefix());
+                let end = start | u128::MAX.checked_shr(128 - host_bits).unwrap_or(0);
+                v6.push((start, end, id));
+            }
+        }
+    }
+    Ok((RangeTable::build(v4).0, RangeTable::build(v6).0))
+}
+
+/// The id of `value` in `values`, adding it if new.
+fn intern<T: Copy + Eq + std::hash::Hash>(ids: &mut FxHashMap<T, u32>, values: &mut Vec<T>, value: T) -> u32 {
+    *ids.entry(value).or_insert_with(|| {
+        values.push(value);
+        (values.len() - 1) as u32
+    })
+}
+
+/// Interns names; id 0 is reserved for "none".
+#[derive(Default)]
+struct Interner {
+    ids: FxHashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn id(&mut self, name: Option<&str>) -> u32 {
+        let Some(name) = name.filter(|n| !n.is_empty()) else { return 0 };
+        if self.names.is_empty() {
+            self.names.push("".into());
+        }
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    fn into_names(mut self) -> Vec<Box<str>> {
+        if self.names.is_empty() {
+            self.names.push("".into());
+        }
+        self.names
+    }
+}

@@ -1,0 +1,178 @@
+//! A flat, immutable table over disjoint address ranges: entries `(start, end, value)` sorted by start,
+//! with a 65,536-entry index on the top 16 bits, so a lookup is one index read and a short binary
+//! search whose last probe holds the answer in the same cache line.
+
+/// An address as an integer (IPv4 as `u32`, IPv6 as `u128`).
+pub(crate) trait Key: Copy + Ord + Default {
+    /// The largest key.
+    const MAX: Self;
+    /// The top 16 bits.
+    fn bucket(self) -> usize;
+    /// `self + 1`, `None` at `MAX`.
+    fn next(self) -> Option<Self>;
+    /// `self - 1` (callers never pass the smallest key).
+    fn prev(self) -> Self;
+}
+
+impl Key for u32 {
+    const MAX: Self = u32::MAX;
+    fn bucket(self) -> usize {
+        (self >> 16) as usize
+    }
+    fn next(self) -> Option<Self> {
+        self.checked_add(1)
+    }
+    fn prev(self) -> Self {
+        self.saturating_sub(1)
+    }
+}
+
+impl Key for u128 {
+    const MAX: Self = u128::MAX;
+    fn bucket(self) -> usize {
+        (self >> 112) as usize
+    }
+    fn next(self) -> Option<Self> {
+        self.checked_add(1)
+    }
+    fn prev(self) -> Self {
+        self.saturating_sub(1)
+    }
+}
+
+const BUCKETS: usize = 1 << 16;
+
+#[derive(Debug, Clone, Copy)]
+struct Entry<K> {
+    start: K,
+    end: K,
+    value: u32,
+}
+
+/// Disjoint `[start, end]` ranges, each with a value.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RangeTable<K> {
+    entries: Vec<Entry<K>>,
+    /// `first[b]`: how many ranges start before bucket `b`. `BUCKETS + 1` entries (empty when the table is).
+    first: Vec<u32>,
+}
+
+impl<K: Key> RangeTable<K> {
+    /// Builds the table. Ranges must be disjoint (MaxMind databases' networks are); a range that
+    /// overlaps the previous one is dropped and counted in the returned number.
+    pub(crate) fn build(mut ranges: Vec<(K, K, u32)>) -> (Self, usize) {
+        ranges.sort_unstable_by_key(|r| r.0);
+        let mut entries: Vec<Entry<K>> = Vec::with_capacity(ranges.len());
+        let mut dropped = 0;
+        for (start, end, value) in ranges {
+            if end < start || entries.last().is_some_and(|last| start <= last.end) {
+                dropped += 1;
+                continue;
+            }
+            entries.push(Entry { start, end, value });
+        }
+        let mut first = Vec::new();
+        if !entries.is_empty() {
+            first = vec![0u32; BUCKETS + 1];
+            // Count starts per bucket, then prefix-sum into "ranges starting before bucket b".
+            for e in &entries {
+                first[e.start.bucket() + 1] += 1;
+            }
+            for b in 1..=BUCKETS {
+                first[b] += first[b - 1];
+            }
+        }
+        (RangeTable { entries, first }, dropped)
+    }
+
+    /// The value of the range holding `k`.
+    #[inline]
+    pub(crate) fn get(&self, k: K) -> Option<u32> {
+        let b = k.bucket();
+        let (lo, hi) = (*self.first.get(b)? as usize, *self.first.get(b + 1)? as usize);
+        // Ranges starting at or before k: all before bucket b, plus those in the bucket up to k.
+        let n = lo + self.entries.get(lo..hi)?.partition_point(|e| e.start <= k);
+        let e = self.entries.get(n.checked_sub(1)?)?;
+        (k <= e.end).then_some(e.value)
+    }
+
+    /// Overlays two tables: every address covered by either gets `combine(a's value, b's value)`.
+    pub(crate) fn overlay(a: &Self, b: &Self, mut combine: impl FnMut(Option<u32>, Option<u32>) -> u32) -> Self {
+        // Elementary segments start at every range start and just after every range end.
+        let mut points: Vec<K> = Vec::with_capacity(2 * (a.entries.len() + b.entries.len()));
+        for e in a.entries.iter().chain(&b.entries) {
+            points.push(e.start);
+            points.extend(e.end.next());
+        }
+        points.sort_unstable();
+        points.dedup();
+        let mut ranges: Vec<(K, K, u32)> = Vec::with_capacity(points.len());
+        for (i, &p) in points.iter().enumerate() {
+            let (va, vb) = (a.get(p), b.get(p));
+            if va.is_none() && vb.is_none() {
+                continue;
+            }
+            let end = points.get(i + 1).map_or(K::MAX, |&next| next.prev());
+            let value = combine(va, vb);
+            match ranges.last_mut() {
+                // Adjacent segments with the same answer become one range.
+                Some(last) if last.2 == value && last.1.next() == Some(p) => last.1 = end,
+                _ => ranges.push((p, end, value)),
+            }
+        }
+        Self::build(ranges).0
+    }
+
+    /// Number of ranges.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * size_of::<Entry<K>>() + self.first.capacity() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_find_the_range_holding_the_address_across_buckets() {
+        let (t, dropped) = RangeTable::<u32>::build(vec![
+            (0x0a00_0000, 0x0aff_ffff, 1), // 10.0.0.0/8 spans 256 buckets
+            (0xc0a8_0100, 0xc0a8_01ff, 2),
+            (0xc0a8_0000, 0xc0a8_00ff, 3),
+            (0xc0a8_0080, 0xc0a8_0090, 4), // overlaps the previous one: dropped
+        ]);
+        assert_eq!(dropped, 1);
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.get(0x0a12_3456), Some(1));
+        assert_eq!(t.get(0x0aff_ffff), Some(1));
+        assert_eq!(t.get(0x0b00_0000), None);
+        assert_eq!(t.get(0xc0a8_0105), Some(2));
+        assert_eq!(t.get(0xc0a8_0080), Some(3));
+        assert_eq!(t.get(0), None);
+        assert_eq!(t.get(u32::MAX), None);
+        assert!(t.heap_bytes() > 0);
+        let (empty, _) = RangeTable::<u128>::build(vec![]);
+        assert_eq!(empty.get(1), None);
+    }
+
+    #[test]
+    fn overlay_answers_both_tables_at_every_address() {
+        let (a, _) = RangeTable::<u32>::build(vec![(10, 19, 1), (30, 39, 2), (u32::MAX - 5, u32::MAX, 3)]);
+        let (b, _) = RangeTable::<u32>::build(vec![(15, 34, 7), (40, 40, 8)]);
+        let o = RangeTable::overlay(&a, &b, |x, y| x.unwrap_or(0) * 10 + y.unwrap_or(0));
+        for k in (0..60).chain(u32::MAX - 8..=u32::MAX) {
+            let want = match (a.get(k), b.get(k)) {
+                (None, None) => None,
+                (x, y) => Some(x.unwrap_or(0) * 10 + y.unwrap_or(0)),
+            };
+            assert_eq!(o.get(k), want, "{k}");
+        }
+        // [10,14]=10, [15,19]=17, [20,29]=7, [30,34]=27, [35,39]=20, [40]=8, [MAX-5, MAX]=30
+        assert_eq!(o.len(), 7);
+    }
+}

@@ -94,3 +94,28 @@ pub fn addresses(count: usize) -> Vec<IpAddr> {
         })
         .collect()
 }
+
+/// The perf gate's GeoIP workload: MaxMind's small test databases (testdata/geoip) and 1,024
+/// addresses, most inside their networks (IPv4, IPv6, IPv4-mapped), some outside.
+pub fn gate_workload() -> (helios_core::enrich::geoip::GeoTable, Vec<IpAddr>) {
+    let read = |name: &str| {
+        let path: std::path::PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "testdata", "geoip", name].iter().collect();
+        std::fs::read(&path).unwrap_or_else(|e| panic!("benchmark input {}: {e}", path.display()))
+    };
+    let table = helios_core::enrich::geoip::GeoTable::build(
+        Some(&read("GeoIP2-City-Test.mmdb")),
+        Some(&read("GeoLite2-ASN-Test.mmdb")),
+    )
+    .expect("MaxMind test databases build");
+    let addrs = (0u32..1024)
+        .map(|i| match i % 6 {
+            0 => IpAddr::V4(Ipv4Addr::new(81, 2, 69, (i % 256) as u8)),
+            1 => IpAddr::V4(Ipv4Addr::from(0x0180_0000 | (i.wrapping_mul(2_654_435_761) & 0xffff))),
+            2 => IpAddr::V4(Ipv4Addr::new(89, 160, 20, 112 + (i % 16) as u8)),
+            3 => IpAddr::V6(Ipv6Addr::from((0x2001_0218u128 << 96) | u128::from(i))),
+            4 => IpAddr::V6(Ipv4Addr::new(175, 16, 199, (i % 256) as u8).to_ipv6_mapped()),
+            _ => IpAddr::V4(Ipv4Addr::from(i.wrapping_mul(2_654_435_761))),
+        })
+        .collect();
+    (table, addrs)
+}

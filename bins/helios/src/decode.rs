@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use helios_core::decode::{Decoder, DecoderConfig, Protocol};
 use helios_core::encode::json;
+use helios_core::enrich::geoip::GeoTable;
 use helios_core::error::Reason;
 use helios_core::flow::Batch;
 
@@ -39,6 +40,14 @@ pub struct Args {
     /// template refreshes.
     #[arg(long, value_name = "FILE")]
     save_templates: Option<PathBuf>,
+    /// MaxMind City database (GeoIP2 / GeoLite2 City, .mmdb): adds src_country, src_city, dst_country,
+    /// dst_city.
+    #[arg(long, value_name = "FILE.mmdb", env = "HELIOS_GEOIP_CITY")]
+    geoip_city: Option<PathBuf>,
+    /// MaxMind ASN database (GeoLite2 ASN, .mmdb): adds src_as_name, dst_as_name, and fills src_as /
+    /// dst_as when the exporter sent none.
+    #[arg(long, value_name = "FILE.mmdb", env = "HELIOS_GEOIP_ASN")]
+    geoip_asn: Option<PathBuf>,
     /// Leave out fields Helios does not map (they are printed under "extra" as hex by default).
     #[arg(long)]
     no_extra: bool,
@@ -56,8 +65,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let saved = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         decoder.templates_mut().import(&saved, now_s()).with_context(|| format!("loading {}", path.display()))?;
     }
+    let geo = geo_table(args)?;
     let stdout = std::io::stdout();
     let mut out = Output {
+        geo,
         decoder,
         batch: Batch::with_capacity(BATCH),
         line: Vec::with_capacity(4096),
@@ -85,6 +96,7 @@ struct Output<W: Write> {
     decoder: Decoder,
     batch: Batch,
     line: Vec<u8>,
+    geo: Option<GeoTable>,
     sink: W,
 }
 
@@ -119,11 +131,40 @@ impl<W: Write> Output<W> {
         }
         for rec in self.batch.records() {
             self.line.clear();
-            json::write_record(rec, self.batch.lists(rec), self.batch.extra_fields(rec), &mut self.line);
+            json::write_record(
+                rec,
+                self.batch.lists(rec),
+                self.batch.extra_fields(rec),
+                self.geo.as_ref(),
+                &mut self.line,
+            );
             self.sink.write_all(&self.line).context("writing to stdout")?;
         }
         Ok(())
     }
+}
+
+/// The GeoIP table of --geoip-city / --geoip-asn, compiled once (the files are read, not kept).
+fn geo_table(args: &Args) -> anyhow::Result<Option<GeoTable>> {
+    if args.geoip_city.is_none() && args.geoip_asn.is_none() {
+        return Ok(None);
+    }
+    let read = |p: &Option<PathBuf>| -> anyhow::Result<Option<Vec<u8>>> {
+        p.as_ref().map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display()))).transpose()
+    };
+    let (city, asn) = (read(&args.geoip_city)?, read(&args.geoip_asn)?);
+    let table = GeoTable::build(city.as_deref(), asn.as_deref())?;
+    if args.summary {
+        let s = table.stats();
+        eprintln!(
+            "geoip: {} city networks, {} ASN networks, {} ranges, {} KiB",
+            s.city_networks,
+            s.asn_networks,
+            s.ranges,
+            s.bytes / 1024
+        );
+    }
+    Ok(Some(table))
 }
 
 fn summary(decoder: &Decoder) {

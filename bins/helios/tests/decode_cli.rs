@@ -97,3 +97,58 @@ fn unreadable_inputs_fail_the_command_but_not_the_other_files() {
     let help = helios(&["decode", "--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("goflow2"));
 }
+
+/// A NetFlow v5 datagram of one flow 81.2.69.142:443 -> 1.128.0.1:51000 (addresses MaxMind's test
+/// databases know), exporter AS numbers left at 0.
+fn v5_datagram() -> Vec<u8> {
+    let mut d = vec![0, 5, 0, 1];
+    d.extend(100_000u32.to_be_bytes());
+    d.extend(1_700_000_000u32.to_be_bytes());
+    d.extend([0; 8]);
+    d.extend([0; 4]);
+    d.extend([81, 2, 69, 142, 1, 128, 0, 1, 0, 0, 0, 0, 0, 1, 0, 2]);
+    d.extend(3u32.to_be_bytes());
+    d.extend(400u32.to_be_bytes());
+    d.extend(90_000u32.to_be_bytes());
+    d.extend(99_000u32.to_be_bytes());
+    d.extend(443u16.to_be_bytes());
+    d.extend(51_000u16.to_be_bytes());
+    d.extend([0, 0x18, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    d
+}
+
+#[test]
+fn geoip_databases_add_country_city_and_as_of_both_ends() {
+    let file = std::env::temp_dir().join(format!("helios-geo-{}.dat", std::process::id()));
+    std::fs::write(&file, v5_datagram()).expect("write datagram");
+    let (city, asn) = (testdata("geoip/GeoIP2-City-Test.mmdb"), testdata("geoip/GeoLite2-ASN-Test.mmdb"));
+    let out = helios(&[
+        "decode",
+        "--raw",
+        "--geoip-city",
+        city.to_str().expect("utf-8"),
+        "--geoip-asn",
+        asn.to_str().expect("utf-8"),
+        file.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let f = &flows(&out)[0];
+    assert_eq!((&f["src_country"], &f["src_city"]), (&"GB".into(), &"London".into()));
+    assert_eq!((&f["dst_as"], &f["dst_as_name"]), (&1221.into(), &"Telstra Pty Ltd".into()));
+    assert_eq!((&f["src_as_name"], &f["dst_country"]), (&serde_json::Value::Null, &serde_json::Value::Null));
+    // Without databases, no GeoIP keys at all.
+    let plain = flows(&helios(&["decode", "--raw", file.to_str().expect("utf-8")]));
+    assert!(plain[0].get("src_country").is_none());
+    assert_eq!(plain[0]["dst_as"], 0);
+    // A corrupt database is refused, naming it.
+    let bad = helios(&[
+        "decode",
+        "--raw",
+        "--geoip-city",
+        testdata("geoip/GeoIP2-City-Test-Invalid-Node-Count.mmdb").to_str().expect("utf-8"),
+        file.to_str().expect("utf-8"),
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("city database"), "{}", String::from_utf8_lossy(&bad.stderr));
+    std::fs::remove_file(&file).expect("cleanup");
+}

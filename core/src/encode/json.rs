@@ -4,16 +4,24 @@
 
 use std::io::Write;
 
+use crate::enrich::geoip::{GeoAnswer, GeoTable};
 use crate::flow::{Addr, ExtraField, FlowLists, FlowRecord};
 
 /// Appends `rec` (with its `lists`) as one JSON object and a newline to `out`. `extras` (from
 /// [`crate::flow::Batch::extra_fields`]) are written under `"extra"`, keyed `"<pen>.<id>"`, as hex.
+///
+/// With `geo`, the source and destination addresses are looked up and `src_country`, `src_city`,
+/// `src_as_name` (and `dst_*`) are added; `src_as` / `dst_as` the exporter left at 0 are filled in.
 pub fn write_record<'a>(
     rec: &FlowRecord,
     lists: &FlowLists,
     extras: impl Iterator<Item = (&'a ExtraField, &'a [u8])>,
+    geo: Option<&GeoTable>,
     out: &mut Vec<u8>,
 ) {
+    let look = |a: &Addr| geo.zip(a.ip()).map(|(g, ip)| g.lookup(ip)).unwrap_or_default();
+    let (src, dst) = (look(&rec.src_addr), look(&rec.dst_addr));
+    let or_geo = |asn: u32, g: &GeoAnswer<'_>| if asn == 0 { g.asn } else { asn };
     // Writing to a Vec cannot fail; the results are ignored for that reason.
     let w = out;
     let _ = write!(w, r#"{{"type":"{}","time_received_ns":{}"#, rec.flow_type.as_str(), rec.time_received_ns);
@@ -48,8 +56,8 @@ pub fn write_record<'a>(
         ("ipv6_flow_label", rec.ipv6_flow_label),
         ("fragment_id", rec.fragment_id),
         ("fragment_offset", rec.fragment_offset.into()),
-        ("src_as", rec.src_as),
-        ("dst_as", rec.dst_as),
+        ("src_as", or_geo(rec.src_as, &src)),
+        ("dst_as", or_geo(rec.dst_as, &dst)),
     ] {
         let _ = write!(w, r#","{k}":{v}"#);
     }
@@ -72,6 +80,13 @@ pub fn write_record<'a>(
     w.push(b']');
     addr_list(w, "ipv6_routing_header_addresses", lists.ipv6_routing_header_addresses.as_slice());
     let _ = write!(w, r#","ipv6_routing_header_seg_left":{}"#, rec.ipv6_routing_header_seg_left);
+    if geo.is_some() {
+        for (side, g) in [("src", &src), ("dst", &dst)] {
+            text(w, side, "country", g.country);
+            text(w, side, "city", g.city);
+            text(w, side, "as_name", g.as_name);
+        }
+    }
     let mut extras = extras.peekable();
     if extras.peek().is_some() {
         w.extend_from_slice(br#","extra":{"#);
@@ -85,6 +100,18 @@ pub fn write_record<'a>(
         w.push(b'}');
     }
     w.extend_from_slice(b"}\n");
+}
+
+/// `"<side>_<key>": "<value>"` (JSON-escaped), or `null`.
+fn text(w: &mut Vec<u8>, side: &str, key: &str, value: Option<&str>) {
+    let _ = write!(w, r#","{side}_{key}":"#);
+    match value {
+        // serde_json escapes names from the database (quotes, control characters).
+        Some(v) => {
+            let _ = serde_json::to_writer(&mut *w, v);
+        }
+        None => w.extend_from_slice(b"null"),
+    }
 }
 
 fn addr(w: &mut Vec<u8>, key: &str, a: &Addr) {
@@ -143,7 +170,7 @@ mod tests {
         batch.push_extra(5951, 128, b"/a");
         let mut out = Vec::new();
         let r = &batch.records()[0];
-        write_record(r, &lists, batch.extra_fields(r), &mut out);
+        write_record(r, &lists, batch.extra_fields(r), None, &mut out);
         assert_eq!(out.last(), Some(&b'\n'));
         let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
         assert_eq!(v["type"], "IPFIX");

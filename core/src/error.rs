@@ -113,6 +113,12 @@ pub enum Error {
         /// What was wrong with it.
         detail: String,
     },
+    /// A NetBox inventory (snapshot file or API answer) is malformed; nothing was built from it.
+    #[error("NetBox inventory: {detail}")]
+    Inventory {
+        /// What was wrong.
+        detail: String,
+    },
     /// A protobuf `FlowMessage` could not be decoded.
     #[error("protobuf FlowMessage: {reason} at byte {offset}")]
     Protobuf {
@@ -133,7 +139,7 @@ impl Error {
         match self {
             Error::Datagram { reason, .. } | Error::Protobuf { reason, .. } => *reason,
             Error::TemplateImport { .. } => Reason::BadTemplate,
-            Error::GeoIp { .. } => Reason::BadLength,
+            Error::GeoIp { .. } | Error::Inventory { .. } => Reason::BadLength,
         }
     }
 }

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use helios_core::decode::{Decoder, DecoderConfig, Protocol};
-use helios_core::encode::json;
+use helios_core::encode::json::{self, Enrichment};
 use helios_core::enrich::geoip::GeoTable;
+use helios_core::enrich::inventory::{Inventory, NetboxSnapshot};
 use helios_core::error::Reason;
 use helios_core::flow::Batch;
 
@@ -48,6 +49,11 @@ pub struct Args {
     /// dst_as when the exporter sent none.
     #[arg(long, value_name = "FILE.mmdb", env = "HELIOS_GEOIP_ASN")]
     geoip_asn: Option<PathBuf>,
+    /// NetBox snapshot (JSON, the `Inventory` format of helios-core): adds the exporter's labels
+    /// (exporter_device, exporter_site, ...), its interfaces' names, descriptions and speeds, and the
+    /// tenant and role of the source and destination prefixes.
+    #[arg(long, value_name = "FILE.json", env = "HELIOS_NETBOX_SNAPSHOT")]
+    netbox_snapshot: Option<PathBuf>,
     /// Leave out fields Helios does not map (they are printed under "extra" as hex by default).
     #[arg(long)]
     no_extra: bool,
@@ -66,9 +72,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         decoder.templates_mut().import(&saved, now_s()).with_context(|| format!("loading {}", path.display()))?;
     }
     let geo = geo_table(args)?;
+    let netbox = match &args.netbox_snapshot {
+        Some(p) => {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            let inventory = Inventory::from_json(&bytes).with_context(|| format!("loading {}", p.display()))?;
+            Some(NetboxSnapshot::build(inventory).with_context(|| format!("loading {}", p.display()))?)
+        }
+        None => None,
+    };
     let stdout = std::io::stdout();
     let mut out = Output {
         geo,
+        netbox,
         decoder,
         batch: Batch::with_capacity(BATCH),
         line: Vec::with_capacity(4096),
@@ -97,6 +112,7 @@ struct Output<W: Write> {
     batch: Batch,
     line: Vec<u8>,
     geo: Option<GeoTable>,
+    netbox: Option<NetboxSnapshot>,
     sink: W,
 }
 
@@ -131,13 +147,8 @@ impl<W: Write> Output<W> {
         }
         for rec in self.batch.records() {
             self.line.clear();
-            json::write_record(
-                rec,
-                self.batch.lists(rec),
-                self.batch.extra_fields(rec),
-                self.geo.as_ref(),
-                &mut self.line,
-            );
+            let enrich = Enrichment { geo: self.geo.as_ref(), netbox: self.netbox.as_ref() };
+            json::write_record(rec, self.batch.lists(rec), self.batch.extra_fields(rec), enrich, &mut self.line);
             self.sink.write_all(&self.line).context("writing to stdout")?;
         }
         Ok(())

@@ -152,3 +152,66 @@ fn geoip_databases_add_country_city_and_as_of_both_ends() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("city database"), "{}", String::from_utf8_lossy(&bad.stderr));
     std::fs::remove_file(&file).expect("cleanup");
 }
+
+#[test]
+fn a_netbox_snapshot_adds_exporter_labels_interfaces_and_prefixes() {
+    let file = std::env::temp_dir().join(format!("helios-nb-{}.dat", std::process::id()));
+    std::fs::write(&file, v5_datagram()).expect("write datagram");
+    let snapshot = testdata("netbox/example-snapshot.json");
+    let out = helios(&[
+        "decode",
+        "--raw",
+        "--exporter",
+        "192.0.2.1",
+        "--netbox-snapshot",
+        snapshot.to_str().expect("utf-8"),
+        file.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let f = &flows(&out)[0];
+    for (k, v) in [
+        ("exporter_device", "edge1.fra1"),
+        ("exporter_site", "fra1"),
+        ("exporter_region", "eu-central"),
+        ("exporter_vendor", "Juniper"),
+        ("exporter_platform", "junos"),
+        ("exporter_role", "edge"),
+        ("exporter_tier", "1"),
+        ("exporter_tenant", "network-ops"),
+        ("in_if_name", "et-0/0/1"),
+        ("out_if_description", "core: core1.fra1"),
+        ("src_prefix_role", "anycast"),
+        ("dst_prefix_role", "peering"),
+    ] {
+        assert_eq!(f[k], v, "{k}");
+    }
+    assert_eq!((&f["in_if_speed"], &f["dst_prefix_tenant"]), (&100_000_000_000u64.into(), &serde_json::Value::Null));
+    // An exporter NetBox does not know: the keys are there, null.
+    let unknown = flows(&helios(&[
+        "decode",
+        "--raw",
+        "--exporter",
+        "192.0.2.99",
+        "--netbox-snapshot",
+        snapshot.to_str().expect("utf-8"),
+        file.to_str().expect("utf-8"),
+    ]));
+    assert_eq!(
+        (&unknown[0]["exporter_site"], &unknown[0]["in_if_name"]),
+        (&serde_json::Value::Null, &serde_json::Value::Null)
+    );
+    // A malformed snapshot is refused with its file named.
+    let bad = std::env::temp_dir().join(format!("helios-nb-bad-{}.json", std::process::id()));
+    std::fs::write(&bad, br#"{"format":1,"prefixes":[{"prefix":"81.2.0.0/40"}]}"#).expect("write");
+    let refused =
+        helios(&["decode", "--raw", "--netbox-snapshot", bad.to_str().expect("utf-8"), file.to_str().expect("utf-8")]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("81.2.0.0/40"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    for f in [file, bad] {
+        std::fs::remove_file(&f).expect("cleanup");
+    }
+}

@@ -5,20 +5,26 @@
 use std::io::Write;
 
 use crate::enrich::geoip::{GeoAnswer, GeoTable};
+use crate::enrich::inventory::{Exporter, Interface, NetboxSnapshot};
 use crate::flow::{Addr, ExtraField, FlowLists, FlowRecord};
 
 /// Appends `rec` (with its `lists`) as one JSON object and a newline to `out`. `extras` (from
 /// [`crate::flow::Batch::extra_fields`]) are written under `"extra"`, keyed `"<pen>.<id>"`, as hex.
 ///
-/// With `geo`, the source and destination addresses are looked up and `src_country`, `src_city`,
-/// `src_as_name` (and `dst_*`) are added; `src_as` / `dst_as` the exporter left at 0 are filled in.
+/// With [`Enrichment::geo`], the source and destination addresses are looked up and `src_country`,
+/// `src_city`, `src_as_name` (and `dst_*`) are added; `src_as` / `dst_as` the exporter left at 0 are
+/// filled in. With [`Enrichment::netbox`], the exporter's labels (`exporter_device`, `exporter_site`,
+/// ... the FR-018 taxonomy, and `exporter_tenant`), its interfaces (`in_if_name`,
+/// `in_if_description`, `in_if_speed` in bit/s, `out_if_*`) and the NetBox prefixes of both addresses
+/// (`src_prefix_tenant`, `src_prefix_role`, `dst_prefix_*`) are added.
 pub fn write_record<'a>(
     rec: &FlowRecord,
     lists: &FlowLists,
     extras: impl Iterator<Item = (&'a ExtraField, &'a [u8])>,
-    geo: Option<&GeoTable>,
+    enrich: Enrichment<'_>,
     out: &mut Vec<u8>,
 ) {
+    let geo = enrich.geo;
     let look = |a: &Addr| geo.zip(a.ip()).map(|(g, ip)| g.lookup(ip)).unwrap_or_default();
     let (src, dst) = (look(&rec.src_addr), look(&rec.dst_addr));
     let or_geo = |asn: u32, g: &GeoAnswer<'_>| if asn == 0 { g.asn } else { asn };
@@ -87,6 +93,9 @@ pub fn write_record<'a>(
             text(w, side, "as_name", g.as_name);
         }
     }
+    if let Some(nb) = enrich.netbox {
+        netbox(w, nb, rec);
+    }
     let mut extras = extras.peekable();
     if extras.peek().is_some() {
         w.extend_from_slice(br#","extra":{"#);
@@ -100,6 +109,40 @@ pub fn write_record<'a>(
         w.push(b'}');
     }
     w.extend_from_slice(b"}\n");
+}
+
+/// What the JSON writer adds to each flow.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Enrichment<'a> {
+    /// GeoIP / ASN tables.
+    pub geo: Option<&'a GeoTable>,
+    /// The NetBox snapshot.
+    pub netbox: Option<&'a NetboxSnapshot>,
+}
+
+fn netbox(w: &mut Vec<u8>, nb: &NetboxSnapshot, rec: &FlowRecord) {
+    let exporter: Option<Exporter<'_>> = rec.sampler_address.ip().and_then(|ip| nb.exporter(ip));
+    let device = exporter.map(|e| e.device);
+    for (name, value) in device.map(|d| d.labels.pairs()).unwrap_or_default() {
+        text(w, "exporter", name, Some(value).filter(|v| !v.is_empty()));
+    }
+    if device.is_none() {
+        for name in crate::enrich::labels::LABEL_NAMES {
+            text(w, "exporter", name, None);
+        }
+    }
+    text(w, "exporter", "tenant", device.map(|d| d.tenant.as_str()).filter(|v| !v.is_empty()));
+    for (side, index) in [("in_if", rec.in_if), ("out_if", rec.out_if)] {
+        let itf: Option<&Interface> = exporter.and_then(|e| e.interface(index));
+        text(w, side, "name", itf.map(|i| i.name.as_str()));
+        text(w, side, "description", itf.map(|i| i.description.as_str()).filter(|v| !v.is_empty()));
+        let _ = write!(w, r#","{side}_speed":{}"#, itf.map_or(0, |i| i.speed_kbps.saturating_mul(1000)));
+    }
+    for (side, a) in [("src", &rec.src_addr), ("dst", &rec.dst_addr)] {
+        let p = a.ip().and_then(|ip| nb.prefix(ip));
+        text(w, side, "prefix_tenant", p.map(|p| p.tenant.as_str()).filter(|v| !v.is_empty()));
+        text(w, side, "prefix_role", p.map(|p| p.role.as_str()).filter(|v| !v.is_empty()));
+    }
 }
 
 /// `"<side>_<key>": "<value>"` (JSON-escaped), or `null`.
@@ -170,7 +213,7 @@ mod tests {
         batch.push_extra(5951, 128, b"/a");
         let mut out = Vec::new();
         let r = &batch.records()[0];
-        write_record(r, &lists, batch.extra_fields(r), None, &mut out);
+        write_record(r, &lists, batch.extra_fields(r), Enrichment::default(), &mut out);
         assert_eq!(out.last(), Some(&b'\n'));
         let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
         assert_eq!(v["type"], "IPFIX");

@@ -2,8 +2,13 @@
 //!
 //! - [`geoip`]: country, city, ASN and AS name of an address, from MaxMind databases compiled into
 //!   flat range tables.
+//! - [`inventory`]: NetBox devices, interfaces and prefixes, compiled into exporter, ifIndex and
+//!   longest-prefix lookups.
+//! - [`labels`]: the FR-018 label taxonomy.
 //!
 //! Tables are immutable once built, so lookups never lock; a reload builds a new table and swaps it in.
 
 pub mod geoip;
+pub mod inventory;
+pub mod labels;
 mod ranges;

@@ -123,6 +123,52 @@ impl<K: Key> RangeTable<K> {
         Self::build(ranges).0
     }
 
+    /// Builds a longest-match table from possibly nested prefixes `(start, end, value)`: each address
+    /// gets the value of the most specific prefix holding it. Prefixes are nested or disjoint, never
+    /// partially overlapping; duplicates keep the first.
+    pub(crate) fn longest_match(mut prefixes: Vec<(K, K, u32)>) -> Self {
+        // Outer prefixes first at equal starts, so a stack of enclosing prefixes can be kept.
+        prefixes.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        let mut ranges: Vec<(K, K, u32)> = Vec::with_capacity(prefixes.len() * 2);
+        let mut stack: Vec<(K, K, u32)> = Vec::new();
+        // Emits the part of the enclosing prefixes' coverage from `from` up to `until` (inclusive).
+        let fill = |ranges: &mut Vec<(K, K, u32)>, stack: &mut Vec<(K, K, u32)>, from: &mut Option<K>, until: K| {
+            while let Some(&(_, end, value)) = stack.last() {
+                let Some(start) = *from else { return };
+                if start > until {
+                    return;
+                }
+                let stop = end.min(until);
+                if start <= stop {
+                    ranges.push((start, stop, value));
+                }
+                *from = stop.next();
+                if end <= until {
+                    stack.pop();
+                } else {
+                    return;
+                }
+            }
+        };
+        let mut cursor: Option<K> = None;
+        for p in prefixes {
+            if stack.last().is_some_and(|top| top.0 == p.0 && top.1 == p.1) {
+                continue; // duplicate
+            }
+            if p.0 > K::default() || cursor.is_some() {
+                fill(&mut ranges, &mut stack, &mut cursor, if p.0 > K::default() { p.0.prev() } else { p.0 });
+            }
+            // Outer prefixes that end before this one starts are done.
+            while stack.last().is_some_and(|top| top.1 < p.0) {
+                stack.pop();
+            }
+            stack.push(p);
+            cursor = Some(p.0);
+        }
+        fill(&mut ranges, &mut stack, &mut cursor, K::MAX);
+        Self::build(ranges).0
+    }
+
     /// Number of ranges.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
@@ -174,5 +220,58 @@ mod tests {
         }
         // [10,14]=10, [15,19]=17, [20,29]=7, [30,34]=27, [35,39]=20, [40]=8, [MAX-5, MAX]=30
         assert_eq!(o.len(), 7);
+    }
+
+    #[test]
+    fn longest_match_prefers_the_most_specific_nested_prefix() {
+        // 10.0.0.0/8 (1) holding 10.1.0.0/16 (2) holding 10.1.2.0/24 (3); 10.2.0.0/16 (4); 0.0.0.0/0 (9).
+        let p = vec![
+            (0x0a00_0000, 0x0aff_ffff, 1),
+            (0x0a01_0200, 0x0a01_02ff, 3),
+            (0x0a01_0000, 0x0a01_ffff, 2),
+            (0x0a02_0000, 0x0a02_ffff, 4),
+            (0, u32::MAX, 9),
+            (0x0a01_0000, 0x0a01_ffff, 5),
+        ];
+        let t = RangeTable::<u32>::longest_match(p.clone());
+        let naive = |k: u32| p.iter().filter(|r| r.0 <= k && k <= r.1).min_by_key(|r| (r.1 - r.0, r.2)).map(|r| r.2);
+        for k in [
+            0,
+            0x09ff_ffff,
+            0x0a00_0000,
+            0x0a00_ffff,
+            0x0a01_0000,
+            0x0a01_01ff,
+            0x0a01_0200,
+            0x0a01_02ff,
+            0x0a01_0300,
+            0x0a01_ffff,
+            0x0a02_0000,
+            0x0a02_ffff,
+            0x0a03_0000,
+            0x0aff_ffff,
+            0x0b00_0000,
+            u32::MAX,
+        ] {
+            assert_eq!(t.get(k), naive(k), "{k:#x}");
+        }
+        let none = RangeTable::<u32>::longest_match(vec![(0x0a00_0000, 0x0a00_00ff, 1)]);
+        assert_eq!((none.get(0x0a00_0001), none.get(0x0a00_0100), none.get(0)), (Some(1), None, None));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn longest_match_agrees_with_a_naive_search(nets in proptest::collection::vec((proptest::prelude::any::<u32>(), 4u32..=32), 0..24), probes in proptest::collection::vec(proptest::prelude::any::<u32>(), 32)) {
+            let prefixes: Vec<(u32, u32, u32)> = nets.iter().enumerate().map(|(i, &(a, len))| {
+                let mask = u32::MAX.checked_shl(32 - len).unwrap_or(0);
+                (a & mask, (a & mask) | !mask, i as u32)
+            }).collect();
+            let t = RangeTable::<u32>::longest_match(prefixes.clone());
+            let naive = |k: u32| prefixes.iter().filter(|r| r.0 <= k && k <= r.1).min_by_key(|r| (r.1 - r.0, r.2)).map(|r| r.2);
+            let edges = prefixes.iter().flat_map(|r| [r.0, r.1, r.0.wrapping_sub(1), r.1.wrapping_add(1)]);
+            for k in probes.into_iter().chain(edges) {
+                proptest::prop_assert_eq!(t.get(k), naive(k), "{:#x}", k);
+            }
+        }
     }
 }

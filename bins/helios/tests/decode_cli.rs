@@ -158,15 +158,18 @@ fn a_netbox_snapshot_adds_exporter_labels_interfaces_and_prefixes() {
     let file = std::env::temp_dir().join(format!("helios-nb-{}.dat", std::process::id()));
     std::fs::write(&file, v5_datagram()).expect("write datagram");
     let snapshot = testdata("netbox/example-snapshot.json");
-    let out = helios(&[
-        "decode",
-        "--raw",
-        "--exporter",
-        "192.0.2.1",
-        "--netbox-snapshot",
-        snapshot.to_str().expect("utf-8"),
-        file.to_str().expect("utf-8"),
-    ]);
+    let with_snapshot = |exporter: &str| {
+        helios(&[
+            "decode",
+            "--raw",
+            "--exporter",
+            exporter,
+            "--netbox-snapshot",
+            snapshot.to_str().expect("utf-8"),
+            file.to_str().expect("utf-8"),
+        ])
+    };
+    let out = with_snapshot("192.0.2.1");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let f = &flows(&out)[0];
     for (k, v) in [
@@ -187,15 +190,7 @@ fn a_netbox_snapshot_adds_exporter_labels_interfaces_and_prefixes() {
     }
     assert_eq!((&f["in_if_speed"], &f["dst_prefix_tenant"]), (&100_000_000_000u64.into(), &serde_json::Value::Null));
     // An exporter NetBox does not know: the keys are there, null.
-    let unknown = flows(&helios(&[
-        "decode",
-        "--raw",
-        "--exporter",
-        "192.0.2.99",
-        "--netbox-snapshot",
-        snapshot.to_str().expect("utf-8"),
-        file.to_str().expect("utf-8"),
-    ]));
+    let unknown = flows(&with_snapshot("192.0.2.99"));
     assert_eq!(
         (&unknown[0]["exporter_site"], &unknown[0]["in_if_name"]),
         (&serde_json::Value::Null, &serde_json::Value::Null)

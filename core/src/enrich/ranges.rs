@@ -14,31 +14,24 @@ pub(crate) trait Key: Copy + Ord + Default {
     fn prev(self) -> Self;
 }
 
-impl Key for u32 {
-    const MAX: Self = u32::MAX;
-    fn bucket(self) -> usize {
-        (self >> 16) as usize
-    }
-    fn next(self) -> Option<Self> {
-        self.checked_add(1)
-    }
-    fn prev(self) -> Self {
-        self.saturating_sub(1)
-    }
+macro_rules! key {
+    ($t:ty) => {
+        impl Key for $t {
+            const MAX: Self = <$t>::MAX;
+            fn bucket(self) -> usize {
+                (self >> (<$t>::BITS - 16)) as usize
+            }
+            fn next(self) -> Option<Self> {
+                self.checked_add(1)
+            }
+            fn prev(self) -> Self {
+                self.saturating_sub(1)
+            }
+        }
+    };
 }
-
-impl Key for u128 {
-    const MAX: Self = u128::MAX;
-    fn bucket(self) -> usize {
-        (self >> 112) as usize
-    }
-    fn next(self) -> Option<Self> {
-        self.checked_add(1)
-    }
-    fn prev(self) -> Self {
-        self.saturating_sub(1)
-    }
-}
+key!(u32);
+key!(u128);
 
 const BUCKETS: usize = 1 << 16;
 

@@ -5,10 +5,12 @@
 //! - [`inventory`]: NetBox devices, interfaces and prefixes, compiled into exporter, ifIndex and
 //!   longest-prefix lookups.
 //! - [`labels`]: the FR-018 label taxonomy.
+//! - [`published`]: the current enrichment data, replaced atomically while readers keep reading.
 //!
 //! Tables are immutable once built, so lookups never lock; a reload builds a new table and swaps it in.
 
 pub mod geoip;
 pub mod inventory;
 pub mod labels;
+pub mod published;
 mod ranges;

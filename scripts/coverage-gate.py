@@ -9,7 +9,7 @@ import json
 import os
 import sys
 
-CRATES = {"core": "helios-core", "adapters/pcap": "helios-pcap", "bins/helios": "helios"}
+CRATES = {"core": "helios-core", "adapters/netbox": "helios-netbox", "adapters/pcap": "helios-pcap", "bins/helios": "helios"}
 minimum = float(sys.argv[1]) if len(sys.argv) > 1 else 70.0
 root = os.getcwd() + "/"
 totals = {name: [0, 0] for name in CRATES.values()}

@@ -52,8 +52,17 @@ pub struct Args {
     /// NetBox snapshot (JSON, the `Inventory` format of helios-core): adds the exporter's labels
     /// (exporter_device, exporter_site, ...), its interfaces' names, descriptions and speeds, and the
     /// tenant and role of the source and destination prefixes.
-    #[arg(long, value_name = "FILE.json", env = "HELIOS_NETBOX_SNAPSHOT")]
+    #[arg(long, value_name = "FILE.json", env = "HELIOS_NETBOX_SNAPSHOT", conflicts_with = "netbox_url")]
     netbox_snapshot: Option<PathBuf>,
+    /// Read the inventory from NetBox itself (3.7 or 4.x) instead of a snapshot file.
+    #[arg(long, value_name = "URL", env = "HELIOS_NETBOX_URL", requires = "netbox_token_file")]
+    netbox_url: Option<String>,
+    /// File holding the NetBox API token (never printed).
+    #[arg(long, value_name = "FILE", env = "HELIOS_NETBOX_TOKEN_FILE")]
+    netbox_token_file: Option<PathBuf>,
+    /// Write the inventory read (from NetBox or a snapshot) as a snapshot file, for --netbox-snapshot.
+    #[arg(long, value_name = "FILE.json")]
+    dump_netbox_snapshot: Option<PathBuf>,
     /// Leave out fields Helios does not map (they are printed under "extra" as hex by default).
     #[arg(long)]
     no_extra: bool,
@@ -72,11 +81,12 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         decoder.templates_mut().import(&saved, now_s()).with_context(|| format!("loading {}", path.display()))?;
     }
     let geo = geo_table(args)?;
-    let netbox = match &args.netbox_snapshot {
-        Some(p) => {
-            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-            let inventory = Inventory::from_json(&bytes).with_context(|| format!("loading {}", p.display()))?;
-            Some(NetboxSnapshot::build(inventory).with_context(|| format!("loading {}", p.display()))?)
+    let netbox = match inventory(args)? {
+        Some(inventory) => {
+            if let Some(p) = &args.dump_netbox_snapshot {
+                std::fs::write(p, inventory.to_json()).with_context(|| format!("writing {}", p.display()))?;
+            }
+            Some(NetboxSnapshot::build(inventory)?)
         }
         None => None,
     };
@@ -153,6 +163,20 @@ impl<W: Write> Output<W> {
         }
         Ok(())
     }
+}
+
+/// The inventory of --netbox-snapshot or --netbox-url.
+fn inventory(args: &Args) -> anyhow::Result<Option<Inventory>> {
+    if let Some(p) = &args.netbox_snapshot {
+        let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+        return Ok(Some(Inventory::from_json(&bytes).with_context(|| format!("loading {}", p.display()))?));
+    }
+    let (Some(url), Some(token_file)) = (&args.netbox_url, &args.netbox_token_file) else { return Ok(None) };
+    let config = helios_netbox::Config::new(url, helios_netbox::Token::from_file(token_file)?)?;
+    let client = helios_netbox::Client::new(config)?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    Ok(Some(runtime.block_on(client.inventory())?))
 }
 
 /// The GeoIP table of --geoip-city / --geoip-asn, compiled once (the files are read, not kept).

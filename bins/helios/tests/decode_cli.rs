@@ -210,3 +210,31 @@ fn a_netbox_snapshot_adds_exporter_labels_interfaces_and_prefixes() {
         std::fs::remove_file(&f).expect("cleanup");
     }
 }
+
+#[test]
+fn the_inventory_read_can_be_dumped_as_a_snapshot() {
+    let dump = std::env::temp_dir().join(format!("helios-dump-{}.json", std::process::id()));
+    let good = testdata("vendor-captures/netflow/netflow5.dat");
+    let snapshot = testdata("netbox/example-snapshot.json");
+    let out = helios(&[
+        "decode",
+        "--raw",
+        "--netbox-snapshot",
+        snapshot.to_str().expect("utf-8"),
+        "--dump-netbox-snapshot",
+        dump.to_str().expect("utf-8"),
+        good.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dumped: serde_json::Value = serde_json::from_slice(&std::fs::read(&dump).expect("dump written")).expect("JSON");
+    assert_eq!(dumped["devices"][0]["labels"]["site"], "fra1");
+    assert_eq!(
+        (dumped["interfaces"].as_array().map(Vec::len), dumped["prefixes"].as_array().map(Vec::len)),
+        (Some(2), Some(3))
+    );
+    std::fs::remove_file(&dump).expect("cleanup");
+    // A NetBox URL needs its token file, and a snapshot file and a URL exclude each other.
+    let no_token = helios(&["decode", "--raw", "--netbox-url", "http://127.0.0.1:9/", good.to_str().expect("utf-8")]);
+    assert!(!no_token.status.success());
+    assert!(String::from_utf8_lossy(&no_token.stderr).contains("--netbox-token-file"));
+}

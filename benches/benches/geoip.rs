@@ -1,5 +1,7 @@
-//! GeoIP + ASN lookups: Helios's compiled tables against direct `maxminddb` lookups (lookup and decode
-//! of the same four attributes) on generated databases of 1M networks, same addresses, same run.
+//! Enrichment. GeoIP + ASN lookups: Helios's compiled tables against direct `maxminddb` lookups (lookup
+//! and decode of the same four attributes) on generated databases of 1M networks, same addresses, same
+//! run. NetBox: compiling a 10K-device / 200K-interface / 50K-prefix inventory, and every lookup one
+//! flow needs (exporter, both interfaces, both prefixes, both GeoIP answers).
 //!
 //! `cargo bench -p helios-benches --bench geoip`; figures in perf/README.md.
 
@@ -7,7 +9,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use helios_benches::geo;
+use helios_benches::{geo, netbox};
+use helios_core::enrich::inventory::NetboxSnapshot;
 use helios_core::enrich::geoip::GeoTable;
 use maxminddb::{Reader, geoip2};
 
@@ -43,6 +46,42 @@ fn geoip(c: &mut Criterion) {
                     }));
             }
             hits
+        })
+    });
+    group.finish();
+
+    let inventory = netbox::inventory();
+    let mut group = c.benchmark_group("enrich/netbox");
+    group.sample_size(10);
+    group.bench_function("snapshot_build_10k_devices_200k_interfaces_50k_prefixes", |b| {
+        b.iter(|| NetboxSnapshot::build(inventory.clone()).expect("valid inventory"))
+    });
+    group.finish();
+
+    let snapshot = NetboxSnapshot::build(inventory).expect("valid inventory");
+    let flows: Vec<_> = addrs
+        .iter()
+        .enumerate()
+        .map(|(i, &dst)| {
+            let src = std::net::IpAddr::from((0x0a00_0000u32 + ((i as u32 * 7919) % (2000 << 16))).to_be_bytes());
+            (netbox::device_address(i as u32 % netbox::DEVICES), 500 + i as u32 % 20, 501 + i as u32 % 19, src, dst)
+        })
+        .collect();
+    let mut group = c.benchmark_group("enrich/flow");
+    group.throughput(Throughput::Elements(flows.len() as u64));
+    group.bench_function("exporter_interfaces_prefixes_geoip", |b| {
+        b.iter(|| {
+            let mut found = 0usize;
+            for &(exporter, in_if, out_if, src, dst) in &flows {
+                let e = snapshot.exporter(black_box(exporter));
+                found += usize::from(e.and_then(|e| e.interface(in_if)).is_some())
+                    + usize::from(e.and_then(|e| e.interface(out_if)).is_some())
+                    + usize::from(snapshot.prefix(src).is_some())
+                    + usize::from(snapshot.prefix(dst).is_some())
+                    + usize::from(table.lookup(src).country.is_some())
+                    + usize::from(table.lookup(dst).asn != 0);
+            }
+            found
         })
     });
     group.finish();

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod geo;
+pub mod netbox;
 
 use std::net::IpAddr;
 use std::path::PathBuf;

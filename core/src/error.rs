@@ -33,11 +33,13 @@ pub enum Reason {
     BadProtobuf,
     /// A value does not fit its field (a port above 65535, say).
     OutOfRange,
+    /// Enrichment data (a MaxMind database, a NetBox inventory) is corrupt or inconsistent.
+    BadEnrichmentData,
 }
 
 impl Reason {
     /// Every reason, in counter order.
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 13] = [
         Reason::Truncated,
         Reason::UnknownVersion,
         Reason::BadLength,
@@ -50,6 +52,7 @@ impl Reason {
         Reason::BatchFull,
         Reason::BadProtobuf,
         Reason::OutOfRange,
+        Reason::BadEnrichmentData,
     ];
 
     /// A stable, lower-case label for metrics and logs.
@@ -67,6 +70,7 @@ impl Reason {
             Reason::BatchFull => "batch_full",
             Reason::BadProtobuf => "bad_protobuf",
             Reason::OutOfRange => "out_of_range",
+            Reason::BadEnrichmentData => "bad_enrichment_data",
         }
     }
 
@@ -139,7 +143,7 @@ impl Error {
         match self {
             Error::Datagram { reason, .. } | Error::Protobuf { reason, .. } => *reason,
             Error::TemplateImport { .. } => Reason::BadTemplate,
-            Error::GeoIp { .. } | Error::Inventory { .. } => Reason::BadLength,
+            Error::GeoIp { .. } | Error::Inventory { .. } => Reason::BadEnrichmentData,
         }
     }
 }

@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use helios_benches::{geo, netbox};
-use helios_core::enrich::inventory::NetboxSnapshot;
 use helios_core::enrich::geoip::GeoTable;
+use helios_core::enrich::inventory::NetboxSnapshot;
 use maxminddb::{Reader, geoip2};
 
 fn geoip(c: &mut Criterion) {

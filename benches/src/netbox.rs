@@ -53,7 +53,11 @@ pub fn inventory() -> Inventory {
         .map(|n| {
             let (outer, inner) = (n / 25, n % 25);
             let base = 0x0a00_0000u32 + (outer << 16);
-            let prefix = if inner == 0 { format!("{}/16", Ipv4Addr::from(base)) } else { format!("{}/24", Ipv4Addr::from(base + (inner << 8))) };
+            let prefix = if inner == 0 {
+                format!("{}/16", Ipv4Addr::from(base))
+            } else {
+                format!("{}/24", Ipv4Addr::from(base + (inner << 8)))
+            };
             Prefix { prefix, tenant: format!("t{}", n % 500), role: "customer".into(), ..Prefix::default() }
         })
         .collect();

@@ -61,6 +61,9 @@ pub struct TemplateCache {
     sources: FxHashMap<SourceKey, Source>,
     limits: TemplateLimits,
     templates: usize,
+    /// When a full cache last looked for expired templates: at most once a second, so that a flood of
+    /// new templates against a full cache costs one scan a second, not one per template.
+    last_purge_s: Option<u64>,
 }
 
 /// Outcome of offering a template to the cache.
@@ -73,7 +76,7 @@ pub(crate) enum Learned {
 impl TemplateCache {
     /// An empty cache with these bounds.
     pub fn new(limits: TemplateLimits) -> Self {
-        TemplateCache { sources: FxHashMap::default(), limits, templates: 0 }
+        TemplateCache { sources: FxHashMap::default(), limits, templates: 0, last_purge_s: None }
     }
 
     /// Number of templates held.
@@ -139,7 +142,7 @@ impl TemplateCache {
         }
         let tpl = Template::compile(specs, scope_fields, options, now_s).ok_or(Reason::BadTemplate)?;
         if !self.sources.contains_key(&key) && self.sources.len() >= self.limits.max_sources {
-            self.purge_expired(now_s);
+            self.purge_when_full(now_s);
             if self.sources.len() >= self.limits.max_sources {
                 return Err(Reason::SourceLimit);
             }
@@ -148,7 +151,7 @@ impl TemplateCache {
         if !replaces {
             let held = self.sources.get(&key).map_or(0, |s| s.templates.len());
             if held >= self.limits.max_templates_per_source || self.templates >= self.limits.max_templates {
-                self.purge_expired(now_s);
+                self.purge_when_full(now_s);
                 let held = self.sources.get(&key).map_or(0, |s| s.templates.len());
                 if held >= self.limits.max_templates_per_source || self.templates >= self.limits.max_templates {
                     return Err(Reason::TemplateLimit);
@@ -177,6 +180,14 @@ impl TemplateCache {
         let removed = before - src.templates.len();
         self.templates -= removed;
         removed
+    }
+
+    /// Makes room in a full cache by purging expired templates, at most once a second.
+    fn purge_when_full(&mut self, now_s: u64) {
+        if self.last_purge_s != Some(now_s) {
+            self.last_purge_s = Some(now_s);
+            self.purge_expired(now_s);
+        }
     }
 
     /// Drops templates not refreshed within the TTL, and sources left with none. Returns how many
@@ -236,8 +247,12 @@ impl TemplateCache {
         if saved.format != SAVED_FORMAT {
             return Err(err(format!("format {} is not {SAVED_FORMAT}", saved.format)));
         }
-        let mut staged =
-            TemplateCache { sources: self.sources.clone(), limits: self.limits, templates: self.templates };
+        let mut staged = TemplateCache {
+            sources: self.sources.clone(),
+            limits: self.limits,
+            templates: self.templates,
+            last_purge_s: self.last_purge_s,
+        };
         let mut loaded = 0;
         for s in &saved.sources {
             if s.version != 9 && s.version != 10 {
@@ -320,6 +335,22 @@ mod tests {
         assert_eq!(c.sources(), 2);
         // Re-sending a known template is a refresh, allowed even when full.
         assert_eq!(c.learn(key(1), 256, &fields(), 0, false, 5), Ok(Learned::Refreshed));
+    }
+
+    #[test]
+    fn a_full_cache_looks_for_expired_templates_once_a_second() {
+        let mut c = TemplateCache::new(limits());
+        c.learn(key(1), 256, &fields(), 0, false, 0).expect("room");
+        c.learn(key(2), 256, &fields(), 0, false, 150).expect("room");
+        // At 150, key(1)'s template has expired: the full cache purges it to admit key(3).
+        assert_eq!(c.learn(key(3), 256, &fields(), 0, false, 150), Ok(Learned::New));
+        assert_eq!(c.last_purge_s, Some(150));
+        // Still full at 200 (nothing expired): one scan, then refusals without scanning again.
+        assert_eq!(c.learn(key(4), 256, &fields(), 0, false, 200), Err(Reason::SourceLimit));
+        assert_eq!(c.last_purge_s, Some(200));
+        assert_eq!(c.learn(key(4), 256, &fields(), 0, false, 200), Err(Reason::SourceLimit));
+        // At 251 key(2)'s template (seen at 150) has expired: a new second, a new scan, room.
+        assert_eq!(c.learn(key(4), 256, &fields(), 0, false, 251), Ok(Learned::New));
     }
 
     #[test]

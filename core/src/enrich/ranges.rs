@@ -148,8 +148,9 @@ impl<K: Key> RangeTable<K> {
             if stack.last().is_some_and(|top| top.0 == p.0 && top.1 == p.1) {
                 continue; // duplicate
             }
-            if p.0 > K::default() || cursor.is_some() {
-                fill(&mut ranges, &mut stack, &mut cursor, if p.0 > K::default() { p.0.prev() } else { p.0 });
+            // The enclosing prefixes cover what lies before this one (nothing does before address 0).
+            if p.0 > K::default() {
+                fill(&mut ranges, &mut stack, &mut cursor, p.0.prev());
             }
             // Outer prefixes that end before this one starts are done.
             while stack.last().is_some_and(|top| top.1 < p.0) {
@@ -248,6 +249,9 @@ mod tests {
         ] {
             assert_eq!(t.get(k), naive(k), "{k:#x}");
         }
+        // Found by the property test: nested prefixes both starting at address 0.
+        let at_zero = RangeTable::<u32>::longest_match(vec![(0, 0x07ff_ffff, 0), (0, 0x0fff_ffff, 1)]);
+        assert_eq!((at_zero.get(0), at_zero.get(0x0800_0000), at_zero.get(0x1000_0000)), (Some(0), Some(1), None));
         let none = RangeTable::<u32>::longest_match(vec![(0x0a00_0000, 0x0a00_00ff, 1)]);
         assert_eq!((none.get(0x0a00_0001), none.get(0x0a00_0100), none.get(0)), (Some(1), None, None));
     }

@@ -10,8 +10,11 @@ use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use helios_benches::{geo, netbox};
+use helios_core::enrich::enricher;
 use helios_core::enrich::geoip::GeoTable;
 use helios_core::enrich::inventory::NetboxSnapshot;
+use helios_core::enrich::published::Snapshot;
+use helios_core::flow::FlowRecord;
 use maxminddb::{Reader, geoip2};
 
 fn geoip(c: &mut Criterion) {
@@ -58,30 +61,36 @@ fn geoip(c: &mut Criterion) {
     });
     group.finish();
 
-    let snapshot = NetboxSnapshot::build(inventory).expect("valid inventory");
-    let flows: Vec<_> = addrs
+    let snapshot = Snapshot {
+        netbox: Some(NetboxSnapshot::build(inventory).expect("valid inventory").into()),
+        geo: Some(table.into()),
+        generation: 0,
+    };
+    let records: Vec<FlowRecord> = addrs
         .iter()
         .enumerate()
         .map(|(i, &dst)| {
-            let src = std::net::IpAddr::from((0x0a00_0000u32 + ((i as u32 * 7919) % (2000 << 16))).to_be_bytes());
-            (netbox::device_address(i as u32 % netbox::DEVICES), 500 + i as u32 % 20, 501 + i as u32 % 19, src, dst)
+            let i = i as u32;
+            FlowRecord {
+                sampler_address: netbox::device_address(i % netbox::DEVICES).into(),
+                in_if: 500 + i % 20,
+                out_if: 501 + i % 19,
+                src_addr: std::net::IpAddr::from((0x0a00_0000u32 + (i * 7919) % (2000 << 16)).to_be_bytes()).into(),
+                dst_addr: dst.into(),
+                bytes: 1500,
+                packets: 1,
+                sampling_rate: 1000,
+                ..FlowRecord::default()
+            }
         })
         .collect();
+    let mut out = Vec::with_capacity(records.len());
     let mut group = c.benchmark_group("enrich/flow");
-    group.throughput(Throughput::Elements(flows.len() as u64));
-    group.bench_function("exporter_interfaces_prefixes_geoip", |b| {
+    group.throughput(Throughput::Elements(records.len() as u64));
+    group.bench_function("exporter_interfaces_prefixes_geoip_sampling", |b| {
         b.iter(|| {
-            let mut found = 0usize;
-            for &(exporter, in_if, out_if, src, dst) in &flows {
-                let e = snapshot.exporter(black_box(exporter));
-                found += usize::from(e.and_then(|e| e.interface(in_if)).is_some())
-                    + usize::from(e.and_then(|e| e.interface(out_if)).is_some())
-                    + usize::from(snapshot.prefix(src).is_some())
-                    + usize::from(snapshot.prefix(dst).is_some())
-                    + usize::from(table.lookup(src).country.is_some())
-                    + usize::from(table.lookup(dst).asn != 0);
-            }
-            found
+            enricher::enrich(black_box(&records), &snapshot, &mut out);
+            out.len()
         })
     });
     group.finish();

@@ -1,5 +1,6 @@
-//! After warm-up, decoding a datagram (any protocol, template refreshes included) and encoding its
-//! records as protobuf perform no heap allocation. A counting global allocator proves it.
+//! After warm-up, decoding a datagram (any protocol, template refreshes included), enriching its
+//! records and encoding them as protobuf perform no heap allocation. A counting global allocator
+//! proves it.
 // The allocator below is the only unsafe code in the workspace's tests: GlobalAlloc is an unsafe trait.
 #![allow(unsafe_code)]
 
@@ -10,6 +11,10 @@ use std::path::PathBuf;
 
 use helios_core::decode::{Decoder, DecoderConfig};
 use helios_core::encode::protobuf;
+use helios_core::enrich::enricher;
+use helios_core::enrich::geoip::GeoTable;
+use helios_core::enrich::inventory::{Inventory, NetboxSnapshot};
+use helios_core::enrich::published::Snapshot;
 use helios_core::flow::Batch;
 
 struct Counting;
@@ -79,6 +84,22 @@ fn captures() -> Vec<(IpAddr, Vec<u8>)> {
 fn steady_state_decoding_and_encoding_allocate_nothing() {
     let datagrams = captures();
     assert!(datagrams.len() > 90);
+    let testdata: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "testdata"].iter().collect();
+    let read = |p: &str| std::fs::read(testdata.join(p)).expect("test data");
+    let snapshot = Snapshot {
+        geo: Some(
+            GeoTable::build(Some(&read("geoip/GeoIP2-City-Test.mmdb")), Some(&read("geoip/GeoLite2-ASN-Test.mmdb")))
+                .expect("geo")
+                .into(),
+        ),
+        netbox: Some(
+            NetboxSnapshot::build(Inventory::from_json(&read("netbox/example-snapshot.json")).expect("json"))
+                .expect("inventory")
+                .into(),
+        ),
+        generation: 0,
+    };
+    let mut enriched = Vec::with_capacity(8192);
     for keep_extra_fields in [false, true] {
         let mut decoder = Decoder::new(DecoderConfig { keep_extra_fields, ..DecoderConfig::default() });
         let mut batch = Batch::with_capacity(8192);
@@ -89,6 +110,7 @@ fn steady_state_decoding_and_encoding_allocate_nothing() {
                 batch.clear();
                 let _ = decoder.decode(*exporter, now_s * 1_000_000_000, d, &mut batch);
                 flows += batch.len();
+                enricher::enrich(batch.records(), &snapshot, &mut enriched);
                 out.clear();
                 for r in batch.records() {
                     protobuf::encode_delimited(r, batch.lists(r), &mut out);

@@ -123,13 +123,24 @@ impl GeoTable {
     /// What the tables know about `ip`.
     #[inline]
     pub fn lookup(&self, ip: IpAddr) -> GeoAnswer<'_> {
-        let id = match ip {
+        self.answer(self.answer_id(ip))
+    }
+
+    /// The id of the answer for `ip`, to keep with a flow and resolve later with [`Self::answer`]
+    /// (ids are only meaningful for this table).
+    #[inline]
+    pub fn answer_id(&self, ip: IpAddr) -> Option<u32> {
+        match ip {
             IpAddr::V4(v4) => self.v4.get(u32::from(v4)),
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
                 Some(v4) => self.v4.get(u32::from(v4)),
                 None => self.v6.get(u128::from(v6)),
             },
-        };
+        }
+    }
+
+    /// The answer an [`Self::answer_id`] stands for (empty for `None` or an unknown id).
+    pub fn answer(&self, id: Option<u32>) -> GeoAnswer<'_> {
         let a = id.and_then(|i| self.answers.get(i as usize)).copied().unwrap_or_default();
         GeoAnswer {
             country: self.name(a.place.country),

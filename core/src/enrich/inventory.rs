@@ -127,15 +127,20 @@ fn inventory_error(detail: String) -> Error {
 pub struct Exporter<'s> {
     /// The device.
     pub device: &'s Device,
-    index: u32,
+    /// Its position in the inventory's devices (see [`NetboxSnapshot::device`]).
+    pub index: u32,
     snapshot: &'s NetboxSnapshot,
 }
 
 impl<'s> Exporter<'s> {
     /// The device's interface with SNMP index `if_index`.
     pub fn interface(&self, if_index: u32) -> Option<&'s Interface> {
-        let i = *self.snapshot.by_if_index.get(&(self.index, if_index))?;
-        self.snapshot.inventory.interfaces.get(i as usize)
+        self.snapshot.interface(self.interface_index(if_index)?)
+    }
+
+    /// The position of that interface in the inventory's interfaces.
+    pub fn interface_index(&self, if_index: u32) -> Option<u32> {
+        self.snapshot.by_if_index.get(&(self.index, if_index)).copied()
     }
 }
 
@@ -197,14 +202,33 @@ impl NetboxSnapshot {
 
     /// The most specific prefix holding `ip`.
     pub fn prefix(&self, ip: IpAddr) -> Option<&Prefix> {
-        let i = match ip {
+        self.prefix_at(self.prefix_index(ip)?)
+    }
+
+    /// The position in the inventory's prefixes of the most specific prefix holding `ip`.
+    pub fn prefix_index(&self, ip: IpAddr) -> Option<u32> {
+        match ip {
             IpAddr::V4(v4) => self.v4.get(u32::from(v4)),
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
                 Some(v4) => self.v4.get(u32::from(v4)),
                 None => self.v6.get(u128::from(v6)),
             },
-        }?;
-        self.inventory.prefixes.get(i as usize)
+        }
+    }
+
+    /// The device at `index` in the inventory.
+    pub fn device(&self, index: u32) -> Option<&Device> {
+        self.inventory.devices.get(index as usize)
+    }
+
+    /// The interface at `index` in the inventory.
+    pub fn interface(&self, index: u32) -> Option<&Interface> {
+        self.inventory.interfaces.get(index as usize)
+    }
+
+    /// The prefix at `index` in the inventory.
+    pub fn prefix_at(&self, index: u32) -> Option<&Prefix> {
+        self.inventory.prefixes.get(index as usize)
     }
 
     /// What the snapshot was built from.

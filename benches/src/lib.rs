@@ -41,32 +41,14 @@ fn capture(dir: &str, name: &str) -> Vec<u8> {
 /// - `sflow_v5`: a switch's datagram of 5 flow samples with Ethernet/802.1Q/IPv4/TCP raw headers.
 pub fn workloads() -> Vec<Workload> {
     let nf = |n| capture("netflow", n);
+    // Template datagram first, then the data datagram decoded in the loop.
+    let templated = |name, tpl, data| Workload { name, setup: vec![nf(tpl)], datagram: nf(data), records: 0 };
     let mut w = vec![
         Workload { name: "netflow_v5", setup: vec![], datagram: nf("netflow5_test_microtik.dat"), records: 0 },
-        Workload {
-            name: "netflow_v9",
-            setup: vec![nf("netflow9_test_macaddr_tpl.dat")],
-            datagram: nf("netflow9_test_macaddr_data.dat"),
-            records: 0,
-        },
-        Workload {
-            name: "netflow_v9_cisco",
-            setup: vec![nf("netflow9_test_cisco_asr9k_tpl260.dat")],
-            datagram: nf("netflow9_test_cisco_asr9k_data260.dat"),
-            records: 0,
-        },
-        Workload {
-            name: "ipfix_mikrotik",
-            setup: vec![nf("ipfix_test_mikrotik_tpl.dat")],
-            datagram: nf("ipfix_test_mikrotik_data258.dat"),
-            records: 0,
-        },
-        Workload {
-            name: "ipfix",
-            setup: vec![nf("ipfix_test_openbsd_pflow_tpl.dat")],
-            datagram: nf("ipfix_test_openbsd_pflow_data.dat"),
-            records: 0,
-        },
+        templated("netflow_v9", "netflow9_test_macaddr_tpl.dat", "netflow9_test_macaddr_data.dat"),
+        templated("netflow_v9_cisco", "netflow9_test_cisco_asr9k_tpl260.dat", "netflow9_test_cisco_asr9k_data260.dat"),
+        templated("ipfix_mikrotik", "ipfix_test_mikrotik_tpl.dat", "ipfix_test_mikrotik_data258.dat"),
+        templated("ipfix", "ipfix_test_openbsd_pflow_tpl.dat", "ipfix_test_openbsd_pflow_data.dat"),
         Workload {
             name: "sflow_v5",
             setup: vec![],

@@ -123,13 +123,9 @@ pub struct Enrichment<'a> {
 fn netbox(w: &mut Vec<u8>, nb: &NetboxSnapshot, rec: &FlowRecord) {
     let exporter: Option<Exporter<'_>> = rec.sampler_address.ip().and_then(|ip| nb.exporter(ip));
     let device = exporter.map(|e| e.device);
-    for (name, value) in device.map(|d| d.labels.pairs()).unwrap_or_default() {
-        text(w, "exporter", name, Some(value).filter(|v| !v.is_empty()));
-    }
-    if device.is_none() {
-        for name in crate::enrich::labels::LABEL_NAMES {
-            text(w, "exporter", name, None);
-        }
+    let labels = device.map(|d| d.labels.pairs());
+    for (i, name) in crate::enrich::labels::LABEL_NAMES.into_iter().enumerate() {
+        text(w, "exporter", name, labels.map(|l| l[i].1).filter(|v| !v.is_empty()));
     }
     text(w, "exporter", "tenant", device.map(|d| d.tenant.as_str()).filter(|v| !v.is_empty()));
     for (side, index) in [("in_if", rec.in_if), ("out_if", rec.out_if)] {

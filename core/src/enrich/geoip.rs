@@ -7,11 +7,10 @@
 
 use std::net::IpAddr;
 
-use ipnetwork::IpNetwork;
 use maxminddb::{Reader, WithinOptions, geoip2};
 use rustc_hash::FxHashMap;
 
-use super::ranges::RangeTable;
+use super::ranges::{AddrTable, Networks};
 use crate::error::{Error, Result};
 
 /// What a lookup found. Absent parts are `None` / 0.
@@ -64,8 +63,7 @@ struct Answer {
 /// Compiled GeoIP and ASN tables. Immutable: share it behind an `Arc` / `ArcSwap`.
 #[derive(Debug, Default)]
 pub struct GeoTable {
-    v4: RangeTable<u32>,
-    v6: RangeTable<u128>,
+    table: AddrTable,
     answers: Vec<Answer>,
     /// Interned names; id 0 is "none".
     names: Vec<Box<str>>,
@@ -75,22 +73,22 @@ pub struct GeoTable {
 
 impl GeoTable {
     /// Compiles the City database `city` and the ASN database `asn` (either may be absent).
-    pub fn build(city: Option<&[u8]>, asn: Option<&[u8]>) -> Result<GeoTable> {
+    pub fn build(city_db: Option<&[u8]>, asn_db: Option<&[u8]>) -> Result<GeoTable> {
         let mut names = Interner::default();
         let mut places: Vec<Place> = Vec::new();
         let mut ases: Vec<AsInfo> = Vec::new();
-        let (mut city_v4, mut city_v6, mut asn_v4, mut asn_v6) = Default::default();
-        if let Some(bytes) = city {
+        let (mut city, mut asn) = (AddrTable::default(), AddrTable::default());
+        if let Some(bytes) = city_db {
             let mut ids: FxHashMap<Place, u32> = FxHashMap::default();
-            (city_v4, city_v6) = networks(bytes, "city", |lookup| {
+            city = networks(bytes, "city", |lookup| {
                 let Some(rec) = lookup.decode::<geoip2::City>()? else { return Ok(None) };
                 let place = Place { country: names.id(rec.country.iso_code), city: names.id(rec.city.names.english) };
                 Ok((place != Place::default()).then(|| intern(&mut ids, &mut places, place)))
             })?;
         }
-        if let Some(bytes) = asn {
+        if let Some(bytes) = asn_db {
             let mut ids: FxHashMap<AsInfo, u32> = FxHashMap::default();
-            (asn_v4, asn_v6) = networks(bytes, "asn", |lookup| {
+            asn = networks(bytes, "asn", |lookup| {
                 let Some(rec) = lookup.decode::<geoip2::Asn>()? else { return Ok(None) };
                 let info = AsInfo {
                     asn: rec.autonomous_system_number.unwrap_or(0),
@@ -108,16 +106,8 @@ impl GeoTable {
             };
             intern(&mut ids, &mut answers, answer)
         };
-        let v4 = RangeTable::overlay(&city_v4, &asn_v4, &mut combine);
-        let v6 = RangeTable::overlay(&city_v6, &asn_v6, &mut combine);
-        Ok(GeoTable {
-            v4,
-            v6,
-            answers,
-            names: names.into_names(),
-            city_networks: city_v4.len() + city_v6.len(),
-            asn_networks: asn_v4.len() + asn_v6.len(),
-        })
+        let table = AddrTable::overlay(&city, &asn, &mut combine);
+        Ok(GeoTable { table, answers, names: names.into_names(), city_networks: city.len(), asn_networks: asn.len() })
     }
 
     /// What the tables know about `ip`.
@@ -130,13 +120,7 @@ impl GeoTable {
     /// (ids are only meaningful for this table).
     #[inline]
     pub fn answer_id(&self, ip: IpAddr) -> Option<u32> {
-        match ip {
-            IpAddr::V4(v4) => self.v4.get(u32::from(v4)),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => self.v4.get(u32::from(v4)),
-                None => self.v6.get(u128::from(v6)),
-            },
-        }
+        self.table.get(ip)
     }
 
     /// The answer an [`Self::answer_id`] stands for (empty for `None` or an unknown id).
@@ -160,41 +144,32 @@ impl GeoTable {
             city_networks: self.city_networks,
             asn_networks: self.asn_networks,
             names: self.names.len().saturating_sub(1),
-            ranges: self.v4.len() + self.v6.len(),
-            bytes: self.v4.heap_bytes()
-                + self.v6.heap_bytes()
+            ranges: self.table.len(),
+            bytes: self.table.heap_bytes()
                 + self.answers.capacity() * size_of::<Answer>()
                 + self.names.iter().map(|n| n.len() + size_of::<Box<str>>()).sum::<usize>(),
         }
     }
 }
 
-/// Walks every network of the database in `bytes`, mapping each to a value id with `value`, into an
-/// IPv4 and an IPv6 range table.
+/// Walks every network of the database in `bytes`, mapping each to a value id with `value`, into a
+/// range table.
 fn networks<'a>(
     bytes: &'a [u8],
     database: &'static str,
     mut value: impl for<'r> FnMut(
         &maxminddb::LookupResult<'r, &'a [u8]>,
     ) -> std::result::Result<Option<u32>, maxminddb::MaxMindDbError>,
-) -> Result<(RangeTable<u32>, RangeTable<u128>)> {
+) -> Result<AddrTable> {
     let err = |e: maxminddb::MaxMindDbError| Error::GeoIp { database, detail: e.to_string() };
     let reader = Reader::from_source(bytes).map_err(err)?;
-    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    let mut nets = Networks::default();
     for item in reader.networks(WithinOptions::default()).map_err(err)? {
         let lookup = item.map_err(err)?;
         let Some(id) = value(&lookup).map_err(err)? else { continue };
-        match lookup.network().map_err(err)? {
-            IpNetwork::V4(n) => v4.push((u32::from(n.network()), u32::from(n.broadcast()), id)),
-            IpNetwork::V6(n) => {
-                let start = u128::from(n.network());
-                let host_bits = 128 - u32::from(n.prefix());
-                let end = start | u128::MAX.checked_shr(128 - host_bits).unwrap_or(0);
-                v6.push((start, end, id));
-            }
-        }
+        nets.push(lookup.network().map_err(err)?, id);
     }
-    Ok((RangeTable::build(v4).0, RangeTable::build(v6).0))
+    Ok(AddrTable::disjoint(nets))
 }
 
 /// The id of `value` in `values`, adding it if new.

@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::labels::Labels;
-use super::ranges::RangeTable;
+use super::ranges::{AddrTable, Networks};
 use crate::error::{Error, Result};
 
 /// The snapshot file's format version.
@@ -150,8 +150,7 @@ pub struct NetboxSnapshot {
     inventory: Inventory,
     by_address: FxHashMap<IpAddr, u32>,
     by_if_index: FxHashMap<(u32, u32), u32>,
-    v4: RangeTable<u32>,
-    v6: RangeTable<u128>,
+    prefixes: AddrTable,
 }
 
 impl NetboxSnapshot {
@@ -172,26 +171,13 @@ impl NetboxSnapshot {
                 by_if_index.entry((dev, ix)).or_insert(i as u32);
             }
         }
-        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        let mut nets = Networks::default();
         for (i, p) in inventory.prefixes.iter().enumerate() {
             let net: IpNetwork =
                 p.prefix.parse().map_err(|e| inventory_error(format!("prefix {:?}: {e}", p.prefix)))?;
-            match net {
-                IpNetwork::V4(n) => v4.push((u32::from(n.network()), u32::from(n.broadcast()), i as u32)),
-                IpNetwork::V6(n) => {
-                    let start = u128::from(n.network());
-                    let end = start | u128::MAX.checked_shr(u32::from(n.prefix())).unwrap_or(0);
-                    v6.push((start, end, i as u32));
-                }
-            }
+            nets.push(net, i as u32);
         }
-        Ok(NetboxSnapshot {
-            by_address,
-            by_if_index,
-            v4: RangeTable::longest_match(v4),
-            v6: RangeTable::longest_match(v6),
-            inventory,
-        })
+        Ok(NetboxSnapshot { by_address, by_if_index, prefixes: AddrTable::longest_match(nets), inventory })
     }
 
     /// The device that owns `ip`.
@@ -207,13 +193,7 @@ impl NetboxSnapshot {
 
     /// The position in the inventory's prefixes of the most specific prefix holding `ip`.
     pub fn prefix_index(&self, ip: IpAddr) -> Option<u32> {
-        match ip {
-            IpAddr::V4(v4) => self.v4.get(u32::from(v4)),
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => self.v4.get(u32::from(v4)),
-                None => self.v6.get(u128::from(v6)),
-            },
-        }
+        self.prefixes.get(ip)
     }
 
     /// The device at `index` in the inventory.

@@ -2,6 +2,10 @@
 //! with a 65,536-entry index on the top 16 bits, so a lookup is one index read and a short binary
 //! search whose last probe holds the answer in the same cache line.
 
+use std::net::IpAddr;
+
+use ipnetwork::IpNetwork;
+
 /// An address as an integer (IPv4 as `u32`, IPv6 as `u128`).
 pub(crate) trait Key: Copy + Ord + Default {
     /// The largest key.
@@ -171,6 +175,77 @@ impl<K: Key> RangeTable<K> {
     /// Bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.entries.capacity() * size_of::<Entry<K>>() + self.first.capacity() * 4
+    }
+}
+
+/// Networks of both address families, collected for an [`AddrTable`].
+#[derive(Debug, Default)]
+pub(crate) struct Networks {
+    v4: Vec<(u32, u32, u32)>,
+    v6: Vec<(u128, u128, u32)>,
+}
+
+impl Networks {
+    /// Adds `net` with `value`.
+    pub(crate) fn push(&mut self, net: IpNetwork, value: u32) {
+        match net {
+            IpNetwork::V4(n) => self.v4.push((u32::from(n.network()), u32::from(n.broadcast()), value)),
+            IpNetwork::V6(n) => {
+                let start = u128::from(n.network());
+                let end = start | u128::MAX.checked_shr(u32::from(n.prefix())).unwrap_or(0);
+                self.v6.push((start, end, value));
+            }
+        }
+    }
+}
+
+/// One range table per address family; IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are looked up
+/// as IPv4.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AddrTable {
+    v4: RangeTable<u32>,
+    v6: RangeTable<u128>,
+}
+
+impl AddrTable {
+    /// From disjoint networks (overlaps dropped, see [`RangeTable::build`]).
+    pub(crate) fn disjoint(n: Networks) -> Self {
+        AddrTable { v4: RangeTable::build(n.v4).0, v6: RangeTable::build(n.v6).0 }
+    }
+
+    /// From nested prefixes, most specific wins (see [`RangeTable::longest_match`]).
+    pub(crate) fn longest_match(n: Networks) -> Self {
+        AddrTable { v4: RangeTable::longest_match(n.v4), v6: RangeTable::longest_match(n.v6) }
+    }
+
+    /// Both tables overlaid (see [`RangeTable::overlay`]).
+    pub(crate) fn overlay(a: &Self, b: &Self, mut combine: impl FnMut(Option<u32>, Option<u32>) -> u32) -> Self {
+        AddrTable {
+            v4: RangeTable::overlay(&a.v4, &b.v4, &mut combine),
+            v6: RangeTable::overlay(&a.v6, &b.v6, &mut combine),
+        }
+    }
+
+    /// The value of the range holding `ip`.
+    #[inline]
+    pub(crate) fn get(&self, ip: IpAddr) -> Option<u32> {
+        match ip {
+            IpAddr::V4(v4) => self.v4.get(u32::from(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => self.v4.get(u32::from(v4)),
+                None => self.v6.get(u128::from(v6)),
+            },
+        }
+    }
+
+    /// Number of ranges.
+    pub(crate) fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    /// Bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.v4.heap_bytes() + self.v6.heap_bytes()
     }
 }
 

@@ -9,7 +9,13 @@ import json
 import os
 import sys
 
-CRATES = {"core": "helios-core", "adapters/netbox": "helios-netbox", "adapters/pcap": "helios-pcap", "bins/helios": "helios"}
+CRATES = {
+    "core": "helios-core",
+    "adapters/clickhouse": "helios-clickhouse",
+    "adapters/netbox": "helios-netbox",
+    "adapters/pcap": "helios-pcap",
+    "bins/helios": "helios",
+}
 minimum = float(sys.argv[1]) if len(sys.argv) > 1 else 70.0
 root = os.getcwd() + "/"
 totals = {name: [0, 0] for name in CRATES.values()}
@@ -21,10 +27,10 @@ for f in json.load(sys.stdin)["data"][0]["files"]:
             totals[name][0] += lines["covered"]
             totals[name][1] += lines["count"]
 failed = []
-print(f"{'crate':<14} {'lines':>7} {'covered':>8}")
+print(f"{'crate':<18} {'lines':>7} {'covered':>8}")
 for name, (covered, count) in totals.items():
     pct = 100.0 * covered / count if count else 0.0
-    print(f"{name:<14} {count:>7} {pct:>7.1f}%")
+    print(f"{name:<18} {count:>7} {pct:>7.1f}%")
     if pct < minimum:
         failed.append(name)
 if failed:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs, idempotently: Rust components and cargo tools (pinned), valgrind.
+# Installs what the test suite needs, idempotently: Rust components and cargo tools (pinned), valgrind,
+# and chdb (ClickHouse 26.9 embedded) in a virtualenv.
 # Safe to re-run: each step is skipped when already satisfied.
 set -euo pipefail
 
@@ -42,9 +43,19 @@ fi
 missing=()
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v python3 >/dev/null || missing+=(python3)
+python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# ClickHouse 26.9 for integration tests: chdb in a virtualenv of its own (helios-testkit finds it there).
+HELIOS_CACHE=${HELIOS_CACHE:-$HOME/.cache/helios}
+CHDB_VERSION=26.9.0
+venv="$HELIOS_CACHE/venv"
+if ! "$venv/bin/python" -c "import chdb, importlib.metadata as m; assert m.version('chdb-core') == '$CHDB_VERSION'" 2>/dev/null; then
+  log "installing chdb-core $CHDB_VERSION (ClickHouse for tests) into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "chdb-core==$CHDB_VERSION"
 fi
 log "all test dependencies present"

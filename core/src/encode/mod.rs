@@ -1,4 +1,6 @@
-//! Encoders: goflow2-compatible protobuf (Kafka) and JSON lines (humans, tests).
+//! Encoders: goflow2-compatible protobuf (Kafka), ClickHouse RowBinary (inserts) and JSON lines
+//! (humans, tests).
 
 pub mod json;
 pub mod protobuf;
+pub mod rowbinary;

@@ -1,0 +1,129 @@
+//! Connection, batching and retention settings, with the defaults a small deployment wants.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// How to reach ClickHouse, how to batch, and how long to keep flows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP(S) interface, `http://clickhouse:8123`.
+    pub url: String,
+    /// Database of the flow tables (created by the migrations).
+    pub database: String,
+    /// User.
+    pub user: String,
+    /// File holding the user's password (a mounted Secret); none: no password.
+    pub password_file: Option<PathBuf>,
+    /// LZ4-compress insert bodies (off for servers that cannot decompress them, like the test front).
+    pub compression: bool,
+    /// Timeout of one request, in milliseconds.
+    pub timeout_ms: u64,
+    /// Flush a block at this many rows.
+    pub batch_rows: usize,
+    /// ... or at this many encoded bytes.
+    pub batch_bytes: usize,
+    /// ... or when its oldest row is this old, in milliseconds.
+    pub batch_age_ms: u64,
+    /// First retry delay, in milliseconds; doubles up to `retry_max_ms`.
+    pub retry_min_ms: u64,
+    /// Longest retry delay, in milliseconds.
+    pub retry_max_ms: u64,
+    /// Days `flows_raw` keeps rows.
+    pub raw_ttl_days: u32,
+    /// Days `flows_1m` keeps rows.
+    pub ttl_1m_days: u32,
+    /// Days `flows_1h` keeps rows.
+    pub ttl_1h_days: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            url: "http://127.0.0.1:8123".into(),
+            database: "helios".into(),
+            user: "default".into(),
+            password_file: None,
+            compression: true,
+            timeout_ms: 30_000,
+            batch_rows: 100_000,
+            batch_bytes: 32 << 20,
+            batch_age_ms: 1_000,
+            retry_min_ms: 100,
+            retry_max_ms: 5_000,
+            raw_ttl_days: 7,
+            ttl_1m_days: 30,
+            ttl_1h_days: 90,
+        }
+    }
+}
+
+impl Config {
+    /// Checks what ClickHouse would only reject later, at the first insert.
+    pub fn validate(&self) -> Result<()> {
+        let db_ok = !self.database.is_empty()
+            && self.database.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !self.database.as_bytes()[0].is_ascii_digit();
+        if !db_ok {
+            return Err(Error::Config(format!("database {:?}: use letters, digits and _", self.database)));
+        }
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            return Err(Error::Config(format!("url {:?}: expected http:// or https://", self.url)));
+        }
+        if self.batch_rows == 0 || self.batch_bytes == 0 {
+            return Err(Error::Config("batch_rows and batch_bytes must be positive".into()));
+        }
+        if [self.raw_ttl_days, self.ttl_1m_days, self.ttl_1h_days].contains(&0) {
+            return Err(Error::Config("TTLs must be at least one day".into()));
+        }
+        Ok(())
+    }
+
+    /// The request timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    /// The password, read from `password_file` (trailing newline removed).
+    pub fn password(&self) -> Result<Option<String>> {
+        let Some(path) = &self.password_file else { return Ok(None) };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Password { path: path.display().to_string(), detail: e.to_string() })?;
+        Ok(Some(text.trim_end_matches(['\r', '\n']).to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_are_named() {
+        Config::default().validate().expect("defaults are valid");
+        let bad_db = Config { database: "a;drop".into(), ..Config::default() };
+        assert!(bad_db.validate().expect_err("bad").to_string().contains("a;drop"));
+        let digit = Config { database: "1x".into(), ..Config::default() };
+        assert!(digit.validate().is_err());
+        let url = Config { url: "ftp://x".into(), ..Config::default() };
+        assert!(url.validate().expect_err("bad").to_string().contains("ftp://x"));
+        assert!(Config { batch_rows: 0, ..Config::default() }.validate().is_err());
+        assert!(Config { ttl_1h_days: 0, ..Config::default() }.validate().is_err());
+    }
+
+    #[test]
+    fn the_password_comes_from_its_file_without_the_newline() {
+        let path = std::env::temp_dir().join(format!("helios-ch-password-{}", std::process::id()));
+        std::fs::write(&path, "s3cret\n").expect("write");
+        let c = Config { password_file: Some(path.clone()), ..Config::default() };
+        assert_eq!(c.password().expect("read").as_deref(), Some("s3cret"));
+        std::fs::remove_file(&path).expect("remove");
+        let err = c.password().expect_err("gone");
+        assert!(err.to_string().contains("password file"));
+        assert!(!err.to_string().contains("s3cret"));
+        assert_eq!(Config::default().password().expect("none"), None);
+    }
+}

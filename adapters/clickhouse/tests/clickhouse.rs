@@ -1,0 +1,308 @@
+//! The adapter against a real ClickHouse 26.9 engine (chdb behind `scripts/chdb_server.py`, a
+//! stand-in for the server's HTTP front only): schema, inserts, deduplication, aggregates, TTL,
+//! outages.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use helios_clickhouse::block::{BlockBuilder, Limits};
+use helios_clickhouse::schema::{KafkaSource, kafka_path};
+use helios_clickhouse::{Block, ClickHouse, Config, Metrics};
+use helios_core::encode::rowbinary::{FLOW_COLUMNS, write_row};
+use helios_core::enrich::enricher::enrich;
+use helios_core::enrich::geoip::GeoTable;
+use helios_core::enrich::inventory::{Inventory, NetboxSnapshot};
+use helios_core::enrich::published::Snapshot;
+use helios_core::flow::{Addr, FlowLists, FlowRecord, FlowType};
+use helios_testkit::{ClickHouse as Engine, repo_root};
+
+fn config(engine: &Engine) -> Config {
+    // The test front cannot decompress LZ4 bodies.
+    Config { url: engine.url(), compression: false, retry_min_ms: 50, retry_max_ms: 200, ..Config::default() }
+}
+
+async fn connect(engine: &Engine) -> ClickHouse {
+    let ch = ClickHouse::new(config(engine), Metrics::default()).expect("valid config");
+    ch.migrate().await.expect("migrate");
+    ch
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_nanos() as u64
+}
+
+fn snapshot() -> Snapshot {
+    let data = repo_root().join("testdata");
+    let read = |p: &str| std::fs::read(data.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let inv = Inventory::from_json(&read("netbox/example-snapshot.json")).expect("snapshot");
+    let geo = GeoTable::build(Some(&read("geoip/GeoIP2-City-Test.mmdb")), Some(&read("geoip/GeoLite2-ASN-Test.mmdb")))
+        .expect("geoip");
+    Snapshot {
+        netbox: Some(Arc::new(NetboxSnapshot::build(inv).expect("valid"))),
+        geo: Some(Arc::new(geo)),
+        generation: 0,
+    }
+}
+
+/// `n` flows from edge1.fra1 (192.0.2.1): 81.2.69.142 (GB, London) to 1.128.0.1 (AS1221), sampled 1:10,
+/// flow `i` carrying `i + 1` bytes, received at `at_ns`.
+fn flows(n: u64, at_ns: u64) -> Vec<FlowRecord> {
+    (0..n)
+        .map(|i| FlowRecord {
+            flow_type: FlowType::Ipfix,
+            time_received_ns: at_ns + i,
+            sampler_address: Addr::v4([192, 0, 2, 1]),
+            src_addr: Addr::v4([81, 2, 69, 142]),
+            dst_addr: Addr::v4([1, 128, 0, 1]),
+            in_if: 1,
+            out_if: 2,
+            proto: 6,
+            etype: 0x800,
+            src_port: 443,
+            dst_port: (i % 1000) as u16,
+            bytes: i + 1,
+            packets: 1,
+            sampling_rate: 10,
+            ..FlowRecord::default()
+        })
+        .collect()
+}
+
+fn block(records: &[FlowRecord], snap: &Snapshot, token: &str) -> Block {
+    let mut enriched = Vec::new();
+    enrich(records, snap, &mut enriched);
+    let mut b = BlockBuilder::new(Limits { rows: usize::MAX, bytes: usize::MAX, age: Duration::from_secs(60) });
+    for (r, e) in records.iter().zip(&enriched) {
+        write_row(r, &FlowLists::EMPTY, e, snap, b.buffer());
+    }
+    b.add_rows(records.len(), Instant::now());
+    b.take(token.into()).expect("rows")
+}
+
+async fn scalar(ch: &ClickHouse, sql: &str) -> String {
+    ch.query_text("test query", sql).await.expect(sql).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_idempotent() {
+    let engine = Engine::start();
+    let ch = ClickHouse::new(config(&engine), Metrics::default()).expect("config");
+    assert_eq!(ch.migrate().await.expect("first"), vec![1, 2]);
+    assert_eq!(ch.migrate().await.expect("second"), Vec::<u32>::new());
+    let tables = scalar(
+        &ch,
+        "SELECT groupArray(name) FROM (SELECT name FROM system.tables WHERE database = 'helios' ORDER BY name)",
+    )
+    .await;
+    assert_eq!(tables, "['flows_1h','flows_1h_mv','flows_1m','flows_1m_mv','flows_raw','helios_schema_migrations']");
+    // A changed retention is applied to the live table.
+    let longer = ClickHouse::new(Config { raw_ttl_days: 9, ..config(&engine) }, Metrics::default()).expect("config");
+    assert_eq!(longer.migrate().await.expect("third"), Vec::<u32>::new());
+    let ttl =
+        scalar(&ch, "SELECT engine_full FROM system.tables WHERE database = 'helios' AND name = 'flows_raw'").await;
+    assert!(ttl.contains("toIntervalDay(9)"), "{ttl}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enriched_flows_read_back_exactly() {
+    let engine = Engine::start();
+    let ch = connect(&engine).await;
+    let snap = snapshot();
+    let at = now_ns();
+    ch.insert(&block(&flows(3, at), &snap, "t1")).await.expect("insert");
+    let row = scalar(
+        &ch,
+        "SELECT type, toUnixTimestamp64Nano(time_received), sampler_address, src_addr, dst_addr, bytes, raw_bytes, \
+         packets, sampling_rate, proto, src_port, in_if, src_as, dst_as, exporter_device, exporter_site, \
+         exporter_vendor, in_if_name, in_if_speed, out_if_name, src_country, src_city, dst_as_name, \
+         src_prefix_tenant, src_prefix_role, dst_prefix_role FROM helios.flows_raw ORDER BY time_received LIMIT 1",
+    )
+    .await;
+    let fields: Vec<&str> = row.split('\t').collect();
+    assert_eq!(
+        fields,
+        [
+            "IPFIX",
+            &at.to_string(),
+            "::ffff:192.0.2.1",
+            "::ffff:81.2.69.142",
+            "::ffff:1.128.0.1",
+            "10",
+            "1",
+            "10",
+            "10",
+            "6",
+            "443",
+            "1",
+            "0",
+            "1221",
+            "edge1.fra1",
+            "fra1",
+            "Juniper",
+            "et-0/0/1",
+            "100000000000",
+            "et-0/0/2",
+            "GB",
+            "London",
+            "Telstra Pty Ltd",
+            "customer-a",
+            "anycast",
+            "peering",
+        ]
+    );
+    assert_eq!(scalar(&ch, "SELECT count(), sum(raw_bytes) FROM helios.flows_raw").await, "3\t6");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_block_is_stored_once_in_every_table() {
+    let engine = Engine::start();
+    let ch = connect(&engine).await;
+    let snap = snapshot();
+    let b = block(&flows(100, now_ns()), &snap, "partition-0/offsets-0-99");
+    for _ in 0..3 {
+        ch.insert(&b).await.expect("insert");
+    }
+    let other = block(&flows(100, now_ns()), &snap, "partition-0/offsets-100-199");
+    ch.insert(&other).await.expect("insert");
+    assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "200");
+    assert_eq!(scalar(&ch, "SELECT sum(flows) FROM helios.flows_1m").await, "200");
+    assert_eq!(scalar(&ch, "SELECT sum(flows) FROM helios.flows_1h").await, "200");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_equal_sums_over_flows_raw() {
+    let engine = Engine::start();
+    let ch = connect(&engine).await;
+    let snap = snapshot();
+    // Three minutes, several blocks, so the aggregates merge rows of many inserts.
+    let minute = 60_000_000_000;
+    let start = now_ns() / minute * minute - 3 * minute;
+    for (i, offset) in [0, minute / 2, minute, 2 * minute, 2 * minute + 1].into_iter().enumerate() {
+        ch.insert(&block(&flows(50 + i as u64, start + offset), &snap, &format!("b{i}"))).await.expect("insert");
+    }
+    ch.execute("optimize", "OPTIMIZE TABLE helios.flows_1m FINAL").await.expect("optimize");
+    for (table, bucket) in [("flows_1m", "toStartOfMinute"), ("flows_1h", "toStartOfHour")] {
+        let raw = scalar(
+            &ch,
+            &format!(
+                "SELECT groupArray((t, b, p, f)) FROM (SELECT toDateTime({bucket}(time_received), 'UTC') AS t, \
+                 sum(bytes) AS b, sum(packets) AS p, count() AS f FROM helios.flows_raw GROUP BY t ORDER BY t)"
+            ),
+        )
+        .await;
+        let agg = scalar(
+            &ch,
+            &format!(
+                "SELECT groupArray((t, b, p, f)) FROM (SELECT time AS t, sum(bytes) AS b, sum(packets) AS p, \
+                 sum(flows) AS f FROM helios.{table} GROUP BY t ORDER BY t)"
+            ),
+        )
+        .await;
+        assert_eq!(agg, raw, "{table}");
+        assert!(raw.len() > 10, "{raw}");
+    }
+    let by_country = scalar(&ch, "SELECT src_country, dst_as, sum(bytes) FROM helios.flows_1m GROUP BY ALL").await;
+    let raw_country = scalar(&ch, "SELECT src_country, dst_as, sum(bytes) FROM helios.flows_raw GROUP BY ALL").await;
+    assert_eq!(by_country, raw_country);
+    assert!(by_country.starts_with("GB\t1221\t"), "{by_country}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_purges_expired_rows() {
+    let engine = Engine::start();
+    let ch = connect(&engine).await;
+    let snap = snapshot();
+    let day = 86_400_000_000_000u64;
+    // Rows already past the 7-day TTL are dropped as they are written.
+    ch.insert(&block(&flows(10, now_ns() - 8 * day), &snap, "expired")).await.expect("insert");
+    assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "0");
+    // Rows two seconds short of it are stored, then purged once they expire.
+    let second = 1_000_000_000;
+    ch.insert(&block(&flows(5, now_ns() - 7 * day + 2 * second), &snap, "expiring")).await.expect("insert");
+    ch.insert(&block(&flows(3, now_ns() - day), &snap, "recent")).await.expect("insert");
+    assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "8");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    ch.execute("optimize", "OPTIMIZE TABLE helios.flows_raw FINAL").await.expect("optimize");
+    assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "3");
+    // The aggregates keep every row they were given: their retention is longer.
+    assert_eq!(scalar(&ch, "SELECT sum(flows) FROM helios.flows_1m").await, "18");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_is_retried_until_the_block_is_stored_once() {
+    let mut engine = Engine::start();
+    let ch = connect(&engine).await;
+    let snap = snapshot();
+    let b = block(&flows(1000, now_ns()), &snap, "outage-1");
+    engine.stop();
+    let err = ch.insert(&b).await.expect_err("down");
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(err.reason(), "unavailable");
+    let giving_up = ch.insert_retrying(&b, Some(Instant::now() + Duration::from_millis(300))).await;
+    assert!(giving_up.is_err(), "a deadline stops the retries");
+    let writer = {
+        let (ch, b) = (ch.clone(), b.clone());
+        tokio::spawn(async move { ch.insert_retrying(&b, None).await })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!writer.is_finished(), "still retrying while ClickHouse is down");
+    engine.restart();
+    writer.await.expect("join").expect("stored after the outage");
+    // Sent again, as a writer that lost the acknowledgement would: still once.
+    ch.insert(&b).await.expect("insert");
+    assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "1000");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_reported_with_their_code_and_not_retried() {
+    let engine = Engine::start();
+    let ch = connect(&engine).await;
+    let garbage = Block { data: bytes::Bytes::from_static(b"\x01\x02\x03"), rows: 1, token: "bad".into() };
+    let started = Instant::now();
+    let err = ch.insert_retrying(&garbage, None).await.expect_err("garbage is refused");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(!err.is_transient(), "{err}");
+    assert!(err.to_string().contains("INSERT INTO helios.flows_raw"), "{err}");
+    assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disk_usage_and_metrics_are_reported() {
+    let engine = Engine::start();
+    let mut registry = prometheus_client::registry::Registry::with_prefix("helios_test");
+    let ch = ClickHouse::new(config(&engine), Metrics::register(&mut registry)).expect("config");
+    ch.migrate().await.expect("migrate");
+    let disks = ch.disk_usage().await.expect("disks");
+    assert!(disks.iter().any(|d| d.name == "default" && d.total > 0 && d.free <= d.total), "{disks:?}");
+    ch.insert(&block(&flows(7, now_ns()), &snapshot(), "m")).await.expect("insert");
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+    assert!(text.contains("helios_test_clickhouse_rows_total 7"), "{text}");
+    assert!(text.contains("helios_test_clickhouse_disk_total_bytes{disk=\"default\"}"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kafka_engine_path_parses_and_its_view_feeds_flows_raw() {
+    // chdb cannot create Kafka-engine tables at all ("Shutdown was called"): ClickHouse's parser checks
+    // the table's DDL, and a Null-engine stand-in with the same columns (and the engine's `_error`
+    // column) checks the materialized view into flows_raw.
+    let engine = Engine::start();
+    let ch = connect(&engine).await;
+    let k = KafkaSource { brokers: "127.0.0.1:1".into(), topic: "helios-flows-enriched".into(), group: "ch".into() };
+    let [table, view] = kafka_path("helios", &k);
+    let ast = scalar(&ch, &format!("EXPLAIN AST {table}")).await;
+    assert!(ast.contains("Function Kafka"), "{ast}");
+    let columns: Vec<String> = FLOW_COLUMNS.iter().map(|c| format!("{} {}", c.name, c.ty)).collect();
+    let stand_in = format!("CREATE TABLE helios.flows_kafka ({}, _error String) ENGINE = Null", columns.join(", "));
+    ch.execute("stand-in", &stand_in).await.expect("stand-in");
+    ch.execute("kafka view", &view).await.expect("view");
+    ch.insert(&block(&flows(4, now_ns()), &snapshot(), "k")).await.expect("insert");
+    let names: Vec<&str> = FLOW_COLUMNS.iter().map(|c| c.name).collect();
+    let copy = format!(
+        "INSERT INTO helios.flows_kafka SELECT {0}, '' FROM helios.flows_raw UNION ALL \
+         SELECT {0}, 'malformed message' FROM helios.flows_raw",
+        names.join(", ")
+    );
+    ch.execute("through the view", &copy).await.expect("copy");
+    assert_eq!(scalar(&ch, "SELECT count(), uniqExact(time_received) FROM helios.flows_raw").await, "8\t4");
+}

@@ -1,0 +1,100 @@
+//! ClickHouse for tests: `scripts/chdb_server.py` on a loopback port, over a database directory the
+//! test owns. It can be stopped and started again on the same port and data, to test outages.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::{TempDir, repo_root};
+
+/// The Python with chdb installed: `$HELIOS_CHDB_PYTHON`, else the virtualenv `scripts/install-deps.sh`
+/// makes (`$HELIOS_CACHE`, default `~/.cache/helios`, `/venv/bin/python`).
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("HELIOS_CHDB_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let cache = std::env::var_os("HELIOS_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache/helios")
+    });
+    cache.join("venv/bin/python")
+}
+
+/// A running ClickHouse (chdb) with an HTTP interface on 127.0.0.1.
+#[derive(Debug)]
+pub struct ClickHouse {
+    child: Option<Child>,
+    port: u16,
+    data: TempDir,
+}
+
+impl ClickHouse {
+    /// Starts ClickHouse over a new, empty database directory on a free port.
+    ///
+    /// # Panics
+    /// When chdb is not installed (the message says how to install it) or the server does not start.
+    pub fn start() -> ClickHouse {
+        let data = TempDir::new("clickhouse");
+        let (child, port) = spawn(data.path(), 0);
+        ClickHouse { child: Some(child), port, data }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (an outage); the data stays.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and data.
+    ///
+    /// # Panics
+    /// When the server does not start.
+    pub fn restart(&mut self) {
+        self.stop();
+        let (child, _) = spawn(self.data.path(), self.port);
+        self.child = Some(child);
+    }
+}
+
+impl Drop for ClickHouse {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn(data: &Path, port: u16) -> (Child, u16) {
+    let python = python();
+    assert!(
+        python.exists(),
+        "ClickHouse for tests needs chdb in {}: run scripts/install-deps.sh (or set HELIOS_CHDB_PYTHON \
+         to a Python with `pip install chdb-core==26.9.0`)",
+        python.display()
+    );
+    let script = repo_root().join("scripts/chdb_server.py");
+    let mut child = Command::new(&python)
+        .arg(&script)
+        .arg("--path")
+        .arg(data)
+        .arg("--port")
+        .arg(port.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {} {}: {e}", python.display(), script.display()));
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut line = String::new();
+    // A restart can race the old process releasing the port: the script retries binding itself.
+    BufReader::new(stdout).read_line(&mut line).unwrap_or_else(|e| panic!("reading chdb_server.py output: {e}"));
+    let port = line
+        .trim()
+        .strip_prefix("listening on ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("chdb_server.py did not start (it printed {line:?})"));
+    (child, port)
+}

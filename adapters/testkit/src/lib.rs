@@ -1,0 +1,51 @@
+//! Real engines for Helios's integration tests, started and stopped by the tests themselves.
+//!
+//! - [`ClickHouse`]: ClickHouse 26.9 embedded by chdb, served over HTTP by `scripts/chdb_server.py`
+//!   (no ClickHouse server binary installs on our build machines; see `../shared/TOOLING.md`). It is the
+//!   real engine — MergeTree, TTL, materialized views, deduplication — behind a small stand-in for the
+//!   server's HTTP front.
+//!
+//! `scripts/install-deps.sh` installs what these need; a missing piece fails the test with a message
+//! saying how to install it, never a silent skip.
+#![forbid(unsafe_code)]
+
+mod clickhouse;
+
+pub use clickhouse::ClickHouse;
+
+use std::path::PathBuf;
+
+/// The repository's root (tests run with the crate directory as their working directory).
+pub fn repo_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // adapters/testkit -> the workspace root
+    here.ancestors().nth(2).map(PathBuf::from).unwrap_or(here)
+}
+
+/// A fresh, empty directory under the system temp directory, removed when dropped.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `helios-<name>-<pid>-<n>`.
+    pub fn new(name: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("helios-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        TempDir(path)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,282 @@
+//! ClickHouse `RowBinary` rows for the `flows_raw` table: one enriched flow per row, appended to a
+//! caller's buffer, so a whole batch becomes one `INSERT ... FORMAT RowBinary` body.
+//!
+//! [`FLOW_COLUMNS`] is the table's column list, defined here beside the encoder that must match it;
+//! the ClickHouse adapter builds its schema from it. Addresses are stored as `IPv6` (IPv4 as
+//! `::ffff:a.b.c.d`, absent as `::`), times as `DateTime64(9)`, labels as `LowCardinality(String)`
+//! (empty when unknown). `bytes` and `packets` are normalised by the sampling rate — what every
+//! dashboard sums — and `raw_bytes` / `raw_packets` keep what the exporter sent.
+
+use crate::enrich::enricher::Enriched;
+use crate::enrich::geoip::GeoAnswer;
+use crate::enrich::inventory::{Device, Interface, Prefix};
+use crate::enrich::published::Snapshot;
+use crate::flow::{Addr, FlowLists, FlowRecord};
+
+/// One column of `flows_raw`: name, ClickHouse type and compression codec (empty: the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    /// Column name.
+    pub name: &'static str,
+    /// ClickHouse type.
+    pub ty: &'static str,
+    /// `CODEC(...)` arguments, or empty.
+    pub codec: &'static str,
+}
+
+const fn col(name: &'static str, ty: &'static str, codec: &'static str) -> Column {
+    Column { name, ty, codec }
+}
+
+const TIME: &str = "DateTime64(9, 'UTC')";
+const LABEL: &str = "LowCardinality(String)";
+const FLOW_TYPE: &str = "Enum8('FLOWUNKNOWN' = 0, 'SFLOW_5' = 1, 'NETFLOW_V5' = 2, 'NETFLOW_V9' = 3, 'IPFIX' = 4)";
+
+/// The columns of `flows_raw`, in the order [`write_row`] writes them.
+pub const FLOW_COLUMNS: &[Column] = &[
+    col("time_received", TIME, "DoubleDelta, ZSTD(1)"),
+    col("time_flow_start", TIME, "DoubleDelta, ZSTD(1)"),
+    col("time_flow_end", TIME, "DoubleDelta, ZSTD(1)"),
+    col("type", FLOW_TYPE, ""),
+    col("sequence_num", "UInt32", "Delta, ZSTD(1)"),
+    col("sampling_rate", "UInt64", "ZSTD(1)"),
+    col("sampler_address", "IPv6", "ZSTD(1)"),
+    col("src_addr", "IPv6", "ZSTD(1)"),
+    col("dst_addr", "IPv6", "ZSTD(1)"),
+    col("src_net", "UInt8", "ZSTD(1)"),
+    col("dst_net", "UInt8", "ZSTD(1)"),
+    col("bytes", "UInt64", "ZSTD(1)"),
+    col("packets", "UInt64", "ZSTD(1)"),
+    col("raw_bytes", "UInt64", "ZSTD(1)"),
+    col("raw_packets", "UInt64", "ZSTD(1)"),
+    col("etype", "UInt16", "ZSTD(1)"),
+    col("proto", "UInt8", "ZSTD(1)"),
+    col("src_port", "UInt16", "ZSTD(1)"),
+    col("dst_port", "UInt16", "ZSTD(1)"),
+    col("in_if", "UInt32", "ZSTD(1)"),
+    col("out_if", "UInt32", "ZSTD(1)"),
+    col("src_mac", "UInt64", "ZSTD(1)"),
+    col("dst_mac", "UInt64", "ZSTD(1)"),
+    col("src_vlan", "UInt16", "ZSTD(1)"),
+    col("dst_vlan", "UInt16", "ZSTD(1)"),
+    col("ip_tos", "UInt8", "ZSTD(1)"),
+    col("ip_ttl", "UInt8", "ZSTD(1)"),
+    col("tcp_flags", "UInt16", "ZSTD(1)"),
+    col("icmp_type", "UInt8", "ZSTD(1)"),
+    col("icmp_code", "UInt8", "ZSTD(1)"),
+    col("forwarding_status", "UInt8", "ZSTD(1)"),
+    col("src_as", "UInt32", "ZSTD(1)"),
+    col("dst_as", "UInt32", "ZSTD(1)"),
+    col("next_hop_as", "UInt32", "ZSTD(1)"),
+    col("next_hop", "IPv6", "ZSTD(1)"),
+    col("bgp_next_hop", "IPv6", "ZSTD(1)"),
+    col("as_path", "Array(UInt32)", "ZSTD(1)"),
+    col("bgp_communities", "Array(UInt32)", "ZSTD(1)"),
+    col("mpls_labels", "Array(UInt32)", "ZSTD(1)"),
+    col("exporter_device", LABEL, ""),
+    col("exporter_site", LABEL, ""),
+    col("exporter_region", LABEL, ""),
+    col("exporter_vendor", LABEL, ""),
+    col("exporter_platform", LABEL, ""),
+    col("exporter_role", LABEL, ""),
+    col("exporter_tier", LABEL, ""),
+    col("exporter_tenant", LABEL, ""),
+    col("in_if_name", LABEL, ""),
+    col("in_if_description", LABEL, ""),
+    col("in_if_speed", "UInt64", "ZSTD(1)"),
+    col("out_if_name", LABEL, ""),
+    col("out_if_description", LABEL, ""),
+    col("out_if_speed", "UInt64", "ZSTD(1)"),
+    col("src_country", LABEL, ""),
+    col("src_city", LABEL, ""),
+    col("src_as_name", LABEL, ""),
+    col("dst_country", LABEL, ""),
+    col("dst_city", LABEL, ""),
+    col("dst_as_name", LABEL, ""),
+    col("src_prefix_tenant", LABEL, ""),
+    col("src_prefix_role", LABEL, ""),
+    col("dst_prefix_tenant", LABEL, ""),
+    col("dst_prefix_role", LABEL, ""),
+];
+
+/// The column names, comma-separated, for `INSERT INTO flows_raw (...)`.
+pub fn column_names() -> String {
+    FLOW_COLUMNS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+}
+
+/// Appends `rec` (with its `lists` and its enrichment `e`, resolved in `snapshot` — the snapshot
+/// [`crate::enrich::enricher::enrich`] used) to `out` as one `RowBinary` row of [`FLOW_COLUMNS`].
+pub fn write_row(rec: &FlowRecord, lists: &FlowLists, e: &Enriched, snapshot: &Snapshot, out: &mut Vec<u8>) {
+    let nb = snapshot.netbox.as_deref();
+    let geo = snapshot.geo.as_deref();
+    let answer = |id: Option<u32>| geo.map(|g| g.answer(id)).unwrap_or_default();
+    let (src, dst): (GeoAnswer<'_>, GeoAnswer<'_>) = (answer(e.src_geo), answer(e.dst_geo));
+    let device: Option<&Device> = nb.zip(e.exporter).and_then(|(nb, i)| nb.device(i));
+    let interface = |i: Option<u32>| -> Option<&Interface> { nb.zip(i).and_then(|(nb, i)| nb.interface(i)) };
+    let prefix = |i: Option<u32>| -> Option<&Prefix> { nb.zip(i).and_then(|(nb, i)| nb.prefix_at(i)) };
+
+    let w = &mut Row(out);
+    w.time(rec.time_received_ns);
+    w.time(rec.time_flow_start_ns);
+    w.time(rec.time_flow_end_ns);
+    w.0.push(rec.flow_type as u8);
+    w.u32(rec.sequence_num);
+    w.u64(rec.sampling_rate);
+    w.addr(&rec.sampler_address);
+    w.addr(&rec.src_addr);
+    w.addr(&rec.dst_addr);
+    w.0.extend_from_slice(&[rec.src_net, rec.dst_net]);
+    w.u64(e.bytes);
+    w.u64(e.packets);
+    w.u64(rec.bytes);
+    w.u64(rec.packets);
+    w.u16(rec.etype);
+    w.0.push(rec.proto);
+    w.u16(rec.src_port);
+    w.u16(rec.dst_port);
+    w.u32(rec.in_if);
+    w.u32(rec.out_if);
+    w.u64(rec.src_mac);
+    w.u64(rec.dst_mac);
+    w.u16(rec.src_vlan);
+    w.u16(rec.dst_vlan);
+    w.0.extend_from_slice(&[rec.ip_tos, rec.ip_ttl]);
+    w.u16(rec.tcp_flags);
+    w.0.extend_from_slice(&[rec.icmp_type, rec.icmp_code, rec.forwarding_status]);
+    // An AS the exporter left at 0 comes from the ASN database, as in the JSON output.
+    w.u32(if rec.src_as == 0 { src.asn } else { rec.src_as });
+    w.u32(if rec.dst_as == 0 { dst.asn } else { rec.dst_as });
+    w.u32(rec.next_hop_as);
+    w.addr(&rec.next_hop);
+    w.addr(&rec.bgp_next_hop);
+    w.u32s(lists.as_path.as_slice());
+    w.u32s(lists.bgp_communities.as_slice());
+    w.u32s(rec.mpls_label.as_slice());
+    for (_, value) in device.map(|d| d.labels.pairs()).unwrap_or_default() {
+        w.str(value);
+    }
+    w.str(device.map_or("", |d| &d.tenant));
+    for itf in [interface(e.in_if), interface(e.out_if)] {
+        w.str(itf.map_or("", |i| &i.name));
+        w.str(itf.map_or("", |i| &i.description));
+        w.u64(itf.map_or(0, |i| i.speed_kbps.saturating_mul(1000)));
+    }
+    for g in [&src, &dst] {
+        w.str(g.country.unwrap_or(""));
+        w.str(g.city.unwrap_or(""));
+        w.str(g.as_name.unwrap_or(""));
+    }
+    for p in [prefix(e.src_prefix), prefix(e.dst_prefix)] {
+        w.str(p.map_or("", |p| &p.tenant));
+        w.str(p.map_or("", |p| &p.role));
+    }
+}
+
+/// RowBinary primitives: little-endian integers, LEB128 lengths.
+struct Row<'a>(&'a mut Vec<u8>);
+
+impl Row<'_> {
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+
+    /// `DateTime64(9)`: signed nanoseconds; times past 2262 saturate.
+    fn time(&mut self, ns: u64) {
+        self.0.extend_from_slice(&i64::try_from(ns).unwrap_or(i64::MAX).to_le_bytes());
+    }
+
+    fn len(&mut self, mut n: usize) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                self.0.push(byte);
+                return;
+            }
+            self.0.push(byte | 0x80);
+        }
+    }
+
+    fn str(&mut self, s: &str) {
+        self.len(s.len());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+
+    fn u32s(&mut self, v: &[u32]) {
+        self.len(v.len());
+        for x in v {
+            self.u32(*x);
+        }
+    }
+
+    /// `IPv6`: sixteen bytes in network order.
+    fn addr(&mut self, a: &Addr) {
+        match *a.as_bytes() {
+            [a, b, c, d] => self.0.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d]),
+            [] => self.0.extend_from_slice(&[0; 16]),
+            ref v6 => self.0.extend_from_slice(v6),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::FlowType;
+
+    #[test]
+    fn an_unenriched_row_has_the_fixed_layout() {
+        let rec = FlowRecord {
+            flow_type: FlowType::NetflowV9,
+            time_received_ns: 1_700_000_000_000_000_000,
+            src_addr: Addr::v4([10, 0, 0, 1]),
+            dst_addr: Addr::v6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+            bytes: 100,
+            ..FlowRecord::default()
+        };
+        let e = Enriched { bytes: 1000, packets: 0, ..Enriched::default() };
+        let mut out = Vec::new();
+        write_row(&rec, &FlowLists::EMPTY, &e, &Snapshot::default(), &mut out);
+        assert_eq!(out[..8], 1_700_000_000_000_000_000i64.to_le_bytes());
+        assert_eq!(out[24], FlowType::NetflowV9 as u8);
+        // sampler_address (absent) then src_addr, IPv4-mapped.
+        let src = 24 + 1 + 4 + 8 + 16;
+        assert_eq!(out[src - 16..src], [0; 16]);
+        assert_eq!(out[src..src + 16], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1]);
+        assert_eq!(out[src + 16], 0x20);
+        let bytes = src + 32 + 2;
+        assert_eq!(out[bytes..bytes + 8], 1000u64.to_le_bytes());
+        assert_eq!(out[bytes + 16..bytes + 24], 100u64.to_le_bytes());
+        // Fixed-width columns, 3 empty arrays, then the enrichment columns, all empty: 8 exporter
+        // labels, 2 × (name, description, speed), 6 GeoIP and 4 prefix columns.
+        let enrichment = 8 + 2 * (1 + 1 + 8) + 6 + 4;
+        assert_eq!(out.len(), 205 + 3 + enrichment);
+        assert!(out[out.len() - enrichment..].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn lengths_are_leb128() {
+        let mut out = Vec::new();
+        Row(&mut out).len(300);
+        assert_eq!(out, [0xac, 0x02]);
+        let mut out = Vec::new();
+        Row(&mut out).str(&"x".repeat(127));
+        assert_eq!(out[0], 127);
+        assert_eq!(out.len(), 128);
+    }
+
+    #[test]
+    fn column_names_follow_the_column_list() {
+        let names = column_names();
+        assert!(names.starts_with("time_received, time_flow_start"));
+        assert_eq!(names.split(", ").count(), FLOW_COLUMNS.len());
+    }
+}

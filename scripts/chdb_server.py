@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""A test-only ClickHouse HTTP front for chdb (ClickHouse 26.9 embedded in a Python wheel).
+
+No ClickHouse server binary can be installed on our build machines, but chdb runs the real engine
+in-process. This front speaks enough of ClickHouse's HTTP interface for the `clickhouse` Rust crate:
+
+- POST/GET `/?query=...&database=...&default_format=...&param_x=...&<setting>=...`;
+- the query in the URL and data in the body (INSERT ... FORMAT X): the body goes through a temporary
+  file (`INSERT ... FROM INFILE`);
+- the query in the body (plain or multipart/form-data with `param_*` fields);
+- errors as HTTP 500 with `X-ClickHouse-Exception-Code`, like the real server.
+- `/ping` answers `Ok.` (the real server's health check).
+
+Settings are applied with SET for the one query and reset afterwards; queries run one at a time
+(one chdb session owns the database directory). Usage:
+
+    chdb_server.py --path DIR [--port 0]
+
+prints `listening on <port>` once ready, then serves until killed.
+"""
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+import chdb.session
+
+# URL parameters that are not ClickHouse settings.
+NOT_SETTINGS = {"query", "database", "default_format", "decompress", "compress", "user", "password",
+                "query_id", "session_id", "role", "wait_end_of_query"}
+INSERT_FORMAT = re.compile(r"^(\s*INSERT\s+INTO\s.*?)\s+FORMAT\s+(\w+)\s*$", re.IGNORECASE | re.DOTALL)
+HAS_FORMAT = re.compile(r"\sFORMAT\s+\w+\s*;?\s*$", re.IGNORECASE)
+EXCEPTION_CODE = re.compile(r"Code:\s*(\d+)")
+SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+LOCK = threading.Lock()
+SESSION = None
+
+
+def multipart_fields(content_type, body):
+    """The fields of a multipart/form-data body (the clickhouse crate sends the query and its params so)."""
+    boundary = re.search(r'boundary="?([^";]+)"?', content_type).group(1).encode()
+    fields = {}
+    for part in body.split(b"--" + boundary):
+        if b"\r\n\r\n" not in part:
+            continue
+        head, value = part.split(b"\r\n\r\n", 1)
+        name = re.search(rb'name="([^"]+)"', head)
+        if name:
+            fields[name.group(1).decode()] = value[:-2].decode() if value.endswith(b"\r\n") else value.decode()
+    return fields
+
+
+def sql_string(value):
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def run(query, body, params):
+    """Runs one request; returns the result bytes. Raises on a ClickHouse error."""
+    settings = {k: v for k, v in params.items() if k not in NOT_SETTINGS and not k.startswith("param_")}
+    bind = {k[len("param_"):]: v for k, v in params.items() if k.startswith("param_")}
+    fmt = params.get("default_format", "TabSeparated")
+    tmp = None
+    try:
+        insert = INSERT_FORMAT.match(query)
+        if insert and body:
+            fd, tmp = tempfile.mkstemp(prefix="chdb-insert-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
+            query = f"{insert.group(1)} FROM INFILE {sql_string(tmp)} FORMAT {insert.group(2)}"
+        elif HAS_FORMAT.search(query):
+            fmt = "TabSeparated"  # the query names its own format; chdb's argument is then ignored
+        with LOCK:
+            for name, value in settings.items():
+                if not SETTING_NAME.match(name):
+                    raise ValueError(f"Code: 115. DB::Exception: Unknown setting {name!r}")
+                SESSION.query(f"SET {name} = {sql_string(value)}")
+            try:
+                if "database" in params and params["database"]:
+                    SESSION.query(f"USE {params['database']}")
+                result = SESSION.query(query, fmt, params=bind or None)
+            finally:
+                for name in settings:
+                    SESSION.query(f"SET {name} = DEFAULT")
+                SESSION.query("USE default")
+        return result.bytes() if result is not None else b""
+    finally:
+        if tmp:
+            os.unlink(tmp)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, payload, code=None):
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=UTF-8")
+        self.send_header("Content-Length", str(len(payload)))
+        if code is not None:
+            self.send_header("X-ClickHouse-Exception-Code", str(code))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def handle_query(self, body):
+        url = urlsplit(self.path)
+        if url.path == "/ping":
+            return self.reply(200, b"Ok.\n")
+        params = dict(parse_qsl(url.query, keep_blank_values=True))
+        ctype = self.headers.get("Content-Type", "")
+        if "query" in params:
+            query, data = params["query"], body
+        elif ctype.startswith("multipart/form-data"):
+            fields = multipart_fields(ctype, body)
+            query, data = fields.pop("query", ""), b""
+            params.update(fields)
+        else:
+            query, data = body.decode(), b""
+        try:
+            self.reply(200, run(query, data, params))
+        except Exception as e:  # a ClickHouse error: report it as the real server does
+            message = str(e)
+            code = EXCEPTION_CODE.search(message)
+            self.reply(500, message.encode(), code.group(1) if code else 1001)
+
+    def do_GET(self):
+        self.handle_query(b"")
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = bytearray()
+            while True:
+                size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            body = bytes(body)
+        else:
+            body = self.rfile.read(length)
+        self.handle_query(body)
+
+
+def main():
+    global SESSION
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--path", required=True, help="database directory (created if missing)")
+    ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
+    args = ap.parse_args()
+    SESSION = chdb.session.Session(args.path)
+    # A restart on the same port can race the previous process releasing it.
+    for attempt in range(100):
+        try:
+            server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+            break
+        except OSError:
+            if attempt == 99:
+                raise
+            time.sleep(0.1)
+    server.daemon_threads = True
+    print(f"listening on {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        SESSION.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,8 +12,12 @@ import sys
 CRATES = {
     "core": "helios-core",
     "adapters/clickhouse": "helios-clickhouse",
+    "adapters/enrichment": "helios-enrichment",
     "adapters/netbox": "helios-netbox",
     "adapters/pcap": "helios-pcap",
+    "adapters/service": "helios-service",
+    "adapters/udp": "helios-udp",
+    "bins/flowd": "helios-flowd",
     "bins/helios": "helios",
 }
 minimum = float(sys.argv[1]) if len(sys.argv) > 1 else 70.0

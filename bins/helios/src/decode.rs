@@ -168,8 +168,7 @@ impl<W: Write> Output<W> {
 /// The inventory of --netbox-snapshot or --netbox-url.
 fn inventory(args: &Args) -> anyhow::Result<Option<Inventory>> {
     if let Some(p) = &args.netbox_snapshot {
-        let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-        return Ok(Some(Inventory::from_json(&bytes).with_context(|| format!("loading {}", p.display()))?));
+        return Ok(Some(helios_enrichment::load_inventory(p)?));
     }
     let (Some(url), Some(token_file)) = (&args.netbox_url, &args.netbox_token_file) else { return Ok(None) };
     let config = helios_netbox::Config::new(url, helios_netbox::Token::from_file(token_file)?)?;
@@ -181,14 +180,9 @@ fn inventory(args: &Args) -> anyhow::Result<Option<Inventory>> {
 
 /// The GeoIP table of --geoip-city / --geoip-asn, compiled once (the files are read, not kept).
 fn geo_table(args: &Args) -> anyhow::Result<Option<GeoTable>> {
-    if args.geoip_city.is_none() && args.geoip_asn.is_none() {
+    let Some(table) = helios_enrichment::load_geo(args.geoip_city.as_deref(), args.geoip_asn.as_deref())? else {
         return Ok(None);
-    }
-    let read = |p: &Option<PathBuf>| -> anyhow::Result<Option<Vec<u8>>> {
-        p.as_ref().map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display()))).transpose()
     };
-    let (city, asn) = (read(&args.geoip_city)?, read(&args.geoip_asn)?);
-    let table = GeoTable::build(city.as_deref(), asn.as_deref())?;
     if args.summary {
         let s = table.stats();
         eprintln!(

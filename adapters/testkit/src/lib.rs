@@ -4,14 +4,17 @@
 //!   (no ClickHouse server binary installs on our build machines; see `../shared/TOOLING.md`). It is the
 //!   real engine — MergeTree, TTL, materialized views, deduplication — behind a small stand-in for the
 //!   server's HTTP front.
+//! - [`Tansu`]: the tansu Kafka-compatible broker (in-memory storage).
 //!
 //! `scripts/install-deps.sh` installs what these need; a missing piece fails the test with a message
 //! saying how to install it, never a silent skip.
 #![forbid(unsafe_code)]
 
 mod clickhouse;
+mod tansu;
 
 pub use clickhouse::ClickHouse;
+pub use tansu::Tansu;
 
 use std::path::PathBuf;
 
@@ -20,6 +23,18 @@ pub fn repo_root() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     // adapters/testkit -> the workspace root
     here.ancestors().nth(2).map(PathBuf::from).unwrap_or(here)
+}
+
+/// Where `scripts/install-deps.sh` keeps tools: `$HELIOS_CACHE`, default `~/.cache/helios`.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("HELIOS_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache/helios")
+    })
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1 (the kernel does not reuse it at once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
 /// A fresh, empty directory under the system temp directory, removed when dropped.

@@ -10,12 +10,7 @@ use std::time::{Duration, Instant};
 
 use helios_core::decode::{Decoder, DecoderConfig};
 use helios_core::flow::Batch;
-use helios_testkit::{ClickHouse, repo_root};
-
-fn free_port() -> u16 {
-    // Binding port 0 and letting go: the kernel does not hand the same port out again at once.
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
+use helios_testkit::{ClickHouse, free_port, repo_root};
 
 /// The capture's datagrams, each with the loopback address it is replayed from.
 fn capture() -> Vec<(IpAddr, Vec<u8>)> {

@@ -9,7 +9,7 @@
 use prost::Message;
 
 use crate::error::{Error, Reason, Result};
-use crate::flow::{Addr, Bounded, FlowLists, FlowRecord, FlowType, Layer, LayerStack};
+use crate::flow::{Addr, Batch, Bounded, FlowLists, FlowRecord, FlowType, Layer, LayerStack};
 
 /// `flowpb.FlowMessage`, field for field. Declared in field-number order so that prost's encoding is
 /// byte-identical to Go's.
@@ -217,6 +217,46 @@ pub fn decode_delimited(buf: &[u8]) -> Result<(FlowRecord, FlowLists, usize)> {
         other => other,
     })?;
     Ok((rec, lists, end))
+}
+
+/// Decodes the flows of one Kafka message as goflow2 writes them — one or more varint length-delimited
+/// `FlowMessage`s (goflow2 v2), or a single un-prefixed one (older producers) — appending them to
+/// `batch`. The delimited reading is tried first and must consume the whole payload; otherwise the
+/// payload is read as one un-prefixed message. On error nothing is appended.
+pub fn decode_payload(payload: &[u8], batch: &mut Batch) -> Result<usize> {
+    let before = batch.len();
+    let full = |offset| Error::Protobuf { reason: Reason::BatchFull, offset };
+    if payload.is_empty() {
+        return Err(Error::Protobuf { reason: Reason::Truncated, offset: 0 });
+    }
+    let mut at = 0;
+    let delimited = loop {
+        if at == payload.len() {
+            break Ok(());
+        }
+        match decode_delimited(&payload[at..]) {
+            Ok((rec, lists, used)) => {
+                if !batch.push_record(&rec, &lists) {
+                    break Err(full(at));
+                }
+                at += used;
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    match delimited {
+        Ok(()) => return Ok(batch.len() - before),
+        Err(e @ Error::Protobuf { reason: Reason::BatchFull, .. }) => {
+            batch.truncate(before);
+            return Err(e);
+        }
+        Err(_) => batch.truncate(before),
+    }
+    let (rec, lists) = decode(payload)?;
+    if !batch.push_record(&rec, &lists) {
+        return Err(full(0));
+    }
+    Ok(1)
 }
 
 /// Decodes one un-prefixed `FlowMessage`. Lists longer than a record holds are truncated; an address
@@ -474,5 +514,41 @@ mod tests {
             decode(&[0xa8, 0x01, 0xf0, 0xa2, 0x04]),
             Err(Error::Protobuf { reason: Reason::OutOfRange, .. })
         ));
+    }
+
+    #[test]
+    fn a_kafka_payload_holds_delimited_messages_or_one_plain_message() {
+        let a = FlowRecord { bytes: 10, src_port: 443, ..FlowRecord::default() };
+        let mut lists = FlowLists::EMPTY;
+        lists.as_path.push(65000);
+        let b = FlowRecord { packets: 2, ..FlowRecord::default() };
+        let mut delimited = Vec::new();
+        encode_delimited(&a, &lists, &mut delimited);
+        encode_delimited(&b, &FlowLists::EMPTY, &mut delimited);
+        let mut batch = Batch::with_capacity(4);
+        assert_eq!(decode_payload(&delimited, &mut batch), Ok(2));
+        assert_eq!(batch.records()[0].src_port, 443);
+        assert_eq!(batch.lists(&batch.records()[0]).as_path.as_slice(), [65000]);
+        assert_eq!(batch.records()[1].packets, 2);
+        assert_eq!(batch.lists(&batch.records()[1]), &FlowLists::EMPTY);
+
+        let mut plain = Vec::new();
+        encode(&a, &FlowLists::EMPTY, &mut plain);
+        assert_eq!(decode_payload(&plain, &mut batch), Ok(1));
+        assert_eq!(batch.len(), 3);
+        assert_eq!(batch.records()[2].bytes, 10);
+    }
+
+    #[test]
+    fn a_bad_or_oversized_payload_appends_nothing() {
+        let mut batch = Batch::with_capacity(2);
+        assert!(decode_payload(&[], &mut batch).is_err());
+        assert!(decode_payload(&[0x0a, 0xff], &mut batch).is_err());
+        let mut three = Vec::new();
+        for _ in 0..3 {
+            encode_delimited(&FlowRecord { bytes: 1, ..FlowRecord::default() }, &FlowLists::EMPTY, &mut three);
+        }
+        assert!(matches!(decode_payload(&three, &mut batch), Err(Error::Protobuf { reason: Reason::BatchFull, .. })));
+        assert!(batch.is_empty());
     }
 }

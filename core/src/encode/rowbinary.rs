@@ -104,6 +104,20 @@ pub fn column_names() -> String {
     FLOW_COLUMNS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
 }
 
+/// Appends the `RowBinaryWithNamesAndTypes` header of [`FLOW_COLUMNS`] (count, names, types): rows
+/// written by [`write_row`] after it form a self-describing message, which ClickHouse matches to a
+/// table's columns by name.
+pub fn write_header(out: &mut Vec<u8>) {
+    let w = &mut Row(out);
+    w.len(FLOW_COLUMNS.len());
+    for c in FLOW_COLUMNS {
+        w.str(c.name);
+    }
+    for c in FLOW_COLUMNS {
+        w.str(c.ty);
+    }
+}
+
 /// Appends `rec` (with its `lists` and its enrichment `e`, resolved in `snapshot` — the snapshot
 /// [`crate::enrich::enricher::enrich`] used) to `out` as one `RowBinary` row of [`FLOW_COLUMNS`].
 pub fn write_row(rec: &FlowRecord, lists: &FlowLists, e: &Enriched, snapshot: &Snapshot, out: &mut Vec<u8>) {
@@ -271,6 +285,17 @@ mod tests {
         Row(&mut out).str(&"x".repeat(127));
         assert_eq!(out[0], 127);
         assert_eq!(out.len(), 128);
+    }
+
+    #[test]
+    fn the_header_lists_names_then_types() {
+        let mut out = Vec::new();
+        write_header(&mut out);
+        assert_eq!(usize::from(out[0]), FLOW_COLUMNS.len());
+        assert_eq!(&out[1..15], b"\x0dtime_received");
+        let types = out.windows(21).position(|w| w == b"\x14DateTime64(9, 'UTC')").expect("first type");
+        let names_len: usize = FLOW_COLUMNS.iter().map(|c| 1 + c.name.len()).sum();
+        assert_eq!(types, 1 + names_len);
     }
 
     #[test]

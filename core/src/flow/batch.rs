@@ -134,6 +134,22 @@ impl Batch {
         self.lists.get(record.lists.0 as usize).unwrap_or(&FlowLists::EMPTY)
     }
 
+    /// Appends a whole record and its lists (a record decoded from a message rather than written in
+    /// place by a decoder). Returns `false` when the batch is full.
+    pub fn push_record(&mut self, record: &FlowRecord, lists: &FlowLists) -> bool {
+        if self.push(record).is_none() {
+            return false;
+        }
+        lists == &FlowLists::EMPTY || self.attach_lists(*lists)
+    }
+
+    /// Keeps the first `len` records, dropping the rest (and their lists and extras).
+    pub fn truncate(&mut self, len: usize) {
+        while self.len > len {
+            self.pop();
+        }
+    }
+
     /// Gives the last record `lists`. Returns `false` when there is no record.
     pub(crate) fn attach_lists(&mut self, lists: FlowLists) -> bool {
         let Ok(index) = u32::try_from(self.lists.len()) else { return false };

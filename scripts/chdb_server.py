@@ -168,6 +168,11 @@ def main():
                 raise
             time.sleep(0.1)
     server.daemon_threads = True
+    # A client that hung up (a test killed it) is not an error worth a traceback.
+    default_handle_error = server.handle_error
+    server.handle_error = lambda request, address: (
+        None if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError))
+        else default_handle_error(request, address))
     print(f"listening on {server.server_address[1]}", flush=True)
     try:
         server.serve_forever()

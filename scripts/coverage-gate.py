@@ -18,6 +18,7 @@ CRATES = {
     "adapters/pcap": "helios-pcap",
     "adapters/service": "helios-service",
     "adapters/udp": "helios-udp",
+    "bins/enricher": "helios-enricher",
     "bins/flowd": "helios-flowd",
     "bins/helios": "helios",
 }

@@ -126,6 +126,35 @@ impl ClickHouse {
         Ok(done)
     }
 
+    /// Applies the schema, retrying until ClickHouse answers (a service starts before its database).
+    pub async fn migrate_until_done(&self) {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match self.migrate().await {
+                Ok(applied) => {
+                    tracing::info!(?applied, "ClickHouse schema is up to date");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "ClickHouse schema not applied yet");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+    }
+
+    /// Refreshes the disk gauges (for the 80% disk alert) every `every`, until the task is dropped.
+    pub async fn watch_disk(self, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.disk_usage().await {
+                tracing::warn!(error = %e, "reading ClickHouse disk space failed");
+            }
+        }
+    }
+
     /// Changes a table's TTL when the configuration asks for another retention than the table has.
     /// Existing parts are not rewritten (`materialize_ttl_after_modify = 0`): rows expire as parts merge.
     async fn align_ttls(&self, retention: Retention) -> Result<()> {

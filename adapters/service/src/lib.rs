@@ -1,5 +1,6 @@
 //! `helios-service`: what every Helios service shares, so each binary only wires its own parts.
 //!
+//! - [`cli`]: the options every service takes (`--config`, `--set`, `--http`, `--print-config`).
 //! - [`config`]: the configuration from defaults, a YAML file, `HELIOS_<SERVICE>__*` variables and
 //!   `--set key=value` flags, in that order of precedence; `--print-config` output.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
@@ -7,6 +8,7 @@
 //! - [`shutdown`]: SIGINT / SIGTERM.
 #![forbid(unsafe_code)]
 
+pub mod cli;
 pub mod config;
 pub mod http;
 

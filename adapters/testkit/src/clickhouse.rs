@@ -40,6 +40,16 @@ impl ClickHouse {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Runs `sql`, returning its `TabSeparated` result trimmed; empty when ClickHouse is down or
+    /// refuses it.
+    pub fn query(&self, sql: &str) -> String {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        match crate::http_post(addr, sql).as_deref().and_then(|r| r.split_once("\r\n\r\n")) {
+            Some((head, body)) if head.starts_with("HTTP/1.1 200") => body.trim().to_owned(),
+            _ => String::new(),
+        }
+    }
+
     /// Stops the server (an outage); the data stays.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -4,6 +4,7 @@
 //!   (no ClickHouse server binary installs on our build machines; see `../shared/TOOLING.md`). It is the
 //!   real engine — MergeTree, TTL, materialized views, deduplication — behind a small stand-in for the
 //!   server's HTTP front.
+//! - [`Service`]: a Helios service binary, started, probed and stopped by a test.
 //! - [`Tansu`]: the tansu Kafka-compatible broker (in-memory storage).
 //!
 //! `scripts/install-deps.sh` installs what these need; a missing piece fails the test with a message
@@ -11,9 +12,11 @@
 #![forbid(unsafe_code)]
 
 mod clickhouse;
+mod service;
 mod tansu;
 
 pub use clickhouse::ClickHouse;
+pub use service::{Service, http_get, http_post};
 pub use tansu::Tansu;
 
 use std::path::PathBuf;

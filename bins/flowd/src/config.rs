@@ -29,8 +29,32 @@ pub struct Config {
     pub max_exporter_series: usize,
     /// Enrichment data.
     pub enrichment: helios_enrichment::Sources,
+    /// Where flows go (any combination).
+    pub outputs: Outputs,
     /// Direct inserts into ClickHouse (`flows_raw`).
     pub clickhouse: helios_clickhouse::Config,
+    /// Kafka brokers and topics, for the Kafka outputs.
+    pub kafka: helios_kafka::Config,
+}
+
+/// Where flows go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Outputs {
+    /// Enriched flows straight into ClickHouse `flows_raw` (the fastest path).
+    pub clickhouse: bool,
+    /// Raw flows on `kafka.raw_topic` as goflow2 writes them: one varint length-delimited
+    /// `FlowMessage` per message, keyed by exporter (a drop-in for goflow2).
+    pub kafka_raw: bool,
+    /// Enriched flows on `kafka.enriched_topic`: one `RowBinaryWithNamesAndTypes` message per
+    /// datagram, keyed by exporter (for the ClickHouse Kafka engine).
+    pub kafka_enriched: bool,
+}
+
+impl Default for Outputs {
+    fn default() -> Self {
+        Outputs { clickhouse: true, kafka_raw: false, kafka_enriched: false }
+    }
 }
 
 impl Default for Config {
@@ -45,7 +69,9 @@ impl Default for Config {
             keep_extra_fields: false,
             max_exporter_series: 2_000,
             enrichment: helios_enrichment::Sources { reload_secs: 60, ..Default::default() },
+            outputs: Outputs::default(),
             clickhouse: helios_clickhouse::Config::default(),
+            kafka: helios_kafka::Config::default(),
         }
     }
 }
@@ -56,7 +82,11 @@ impl Config {
         anyhow::ensure!(!self.listen.is_empty(), "listen: at least one address is needed");
         anyhow::ensure!((1..=64).contains(&self.workers), "workers: 1 to 64, not {}", self.workers);
         anyhow::ensure!(self.queue_bytes > 0, "queue_bytes must be positive");
-        self.clickhouse.validate()?;
+        let o = &self.outputs;
+        anyhow::ensure!(o.clickhouse || o.kafka_raw || o.kafka_enriched, "outputs: enable at least one");
+        if o.clickhouse {
+            self.clickhouse.validate()?;
+        }
         Ok(())
     }
 }

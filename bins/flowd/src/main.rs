@@ -6,17 +6,18 @@ mod sink;
 mod worker;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
-use helios_clickhouse::ClickHouse;
+use clap::Parser;
+use helios_clickhouse::{BlockBuilder, ClickHouse};
 use helios_core::decode::{Decoder, DecoderConfig};
 use helios_core::enrich::published::Published;
+use helios_kafka::FlowProducer;
+use helios_service::cli::{CommonArgs, ServiceCommand};
 use helios_service::http::Readiness;
 use prometheus_client::registry::Registry;
 
@@ -39,45 +40,20 @@ use crate::metrics::Metrics;
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
-    /// YAML configuration file.
-    #[arg(long, global = true, value_name = "FILE", env = "HELIOS_FLOWD_CONFIG")]
-    config: Option<PathBuf>,
-    /// Set one setting, `key.sub=value` (value as YAML: `workers=2`, `listen=[0.0.0.0:2055]`).
-    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
-    sets: Vec<String>,
+    command: Option<ServiceCommand>,
+    #[command(flatten)]
+    common: CommonArgs,
     /// UDP address to receive on (repeatable; replaces the default 0.0.0.0:2055 and 0.0.0.0:6343).
     #[arg(long, global = true, value_name = "ADDR")]
     listen: Vec<SocketAddr>,
     /// ClickHouse HTTP interface.
     #[arg(long, global = true, value_name = "URL")]
     clickhouse_url: Option<String>,
-    /// Address of /metrics, /healthz and /readyz.
-    #[arg(long, global = true, value_name = "ADDR")]
-    http: Option<SocketAddr>,
-    /// Print the effective configuration (YAML) and exit.
-    #[arg(long, global = true)]
-    print_config: bool,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Receive, enrich and store flows (the default).
-    Run,
-    /// Apply the ClickHouse schema migrations and exit.
-    Migrate,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    helios_service::logging::init();
-    match start(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "helios-flowd failed");
-            ExitCode::FAILURE
-        }
-    }
+    helios_service::cli::main("helios-flowd", || start(cli))
 }
 
 fn start(cli: Cli) -> anyhow::Result<()> {
@@ -89,36 +65,28 @@ fn start(cli: Cli) -> anyhow::Result<()> {
     if let Some(url) = &cli.clickhouse_url {
         sets.push(format!("clickhouse.url={url}"));
     }
-    if let Some(http) = cli.http {
-        sets.push(format!("http={http}"));
-    }
-    sets.extend(cli.sets.iter().cloned());
-    let config: Config = helios_service::config::load(cli.config.as_deref(), "HELIOS_FLOWD", std::env::vars(), &sets)?;
-    if cli.print_config {
-        print!("{}", helios_service::config::to_yaml(&config));
-        return Ok(());
-    }
+    let Some(config) = cli.common.load::<Config>("HELIOS_FLOWD", sets)? else { return Ok(()) };
     config.validate()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    match cli.command.unwrap_or(Command::Run) {
-        Command::Migrate => runtime.block_on(async {
+    let runtime = helios_service::cli::runtime().context("starting the async runtime")?;
+    match cli.command.unwrap_or_default() {
+        ServiceCommand::Migrate => runtime.block_on(async {
             let ch = ClickHouse::new(config.clickhouse.clone(), helios_clickhouse::Metrics::default())?;
             let applied = ch.migrate().await?;
             tracing::info!(?applied, "ClickHouse schema is up to date");
             Ok(())
         }),
-        Command::Run => runtime.block_on(run(config)),
+        ServiceCommand::Run => runtime.block_on(run(config)),
     }
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let mut registry = Registry::with_prefix("helios_flowd");
     let metrics = Metrics::register(&mut registry);
-    let ch = ClickHouse::new(config.clickhouse.clone(), helios_clickhouse::Metrics::register(&mut registry))?;
+    let ch = match config.outputs.clickhouse {
+        true => Some(ClickHouse::new(config.clickhouse.clone(), helios_clickhouse::Metrics::register(&mut registry))?),
+        false => None,
+    };
+    let kafka_metrics = helios_kafka::Metrics::register(&mut registry);
     let reload_metrics = helios_enrichment::Metrics::register(&mut registry);
     let published = Arc::new(Published::new(helios_enrichment::load(&config.enrichment)?));
     let ready = Readiness::default();
@@ -126,6 +94,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.http))?;
 
+    let o = &config.outputs;
+    let producer = match o.kafka_raw || o.kafka_enriched {
+        true => Some(Arc::new(FlowProducer::new(&config.kafka, kafka_metrics)?)),
+        false => None,
+    };
     let (queue, sink) = sink::queue(config.queue_bytes, metrics.clone());
     let pending = queue.pending();
     let stop = Arc::new(AtomicBool::new(false));
@@ -141,9 +114,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
                     keep_extra_fields: config.keep_extra_fields,
                     ..DecoderConfig::default()
                 }),
-                block: helios_clickhouse::BlockBuilder::new((&config.clickhouse).into()),
+                clickhouse: ch.is_some().then(|| (BlockBuilder::new((&config.clickhouse).into()), queue.clone())),
+                kafka: producer.clone().map(|producer| worker::KafkaOutputs {
+                    producer,
+                    raw_topic: o.kafka_raw.then(|| config.kafka.raw_topic.clone()),
+                    enriched_topic: o.kafka_enriched.then(|| config.kafka.enriched_topic.clone()),
+                }),
                 published: published.clone(),
-                queue: queue.clone(),
                 metrics: metrics.clone(),
                 max_exporter_series: config.max_exporter_series,
                 token_prefix: format!("flowd-{instance}-{addr}-{n}"),
@@ -154,18 +131,22 @@ async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     drop(queue);
-    tracing::info!(listen = ?config.listen, workers = config.workers, %http, "receiving flows");
+    tracing::info!(listen = ?config.listen, workers = config.workers, %http, outputs = ?config.outputs, "receiving flows");
 
     let reloader = helios_enrichment::Reloader::new(config.enrichment.clone(), published, reload_metrics);
     let reload_task = tokio::spawn(reloader.run());
     let sink_task = {
         let ready = ready.clone();
         tokio::spawn(async move {
-            migrate_until_done(&ch).await;
-            ready.set(true);
-            let disk_task = tokio::spawn(watch_disk(ch.clone()));
-            sink.run(ch).await;
-            disk_task.abort();
+            if let Some(ch) = ch {
+                ch.migrate_until_done().await;
+                ready.set(true);
+                let disk_task = tokio::spawn(ch.clone().watch_disk(Duration::from_secs(30)));
+                sink.run(ch).await;
+                disk_task.abort();
+            } else {
+                ready.set(true);
+            }
         })
     };
 
@@ -178,40 +159,18 @@ async fn run(config: Config) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || t.join()).await?.ok();
     }
     let drain = Duration::from_secs(config.drain_secs);
-    if tokio::time::timeout(drain, sink_task).await.is_err() {
+    let deadline = tokio::time::Instant::now() + drain;
+    if tokio::time::timeout_at(deadline, sink_task).await.is_err() {
         let lost = pending.rows();
         metrics.drop_flows("shutdown", lost);
         anyhow::bail!("ClickHouse did not take {lost} flows within {drain:?}; they are lost");
     }
+    if let Some(p) = producer {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        tokio::task::spawn_blocking(move || p.flush(left))
+            .await?
+            .context("Kafka did not take every message in time")?;
+    }
     tracing::info!("all accepted flows delivered");
     Ok(())
-}
-
-/// Applies the schema, retrying until ClickHouse answers (flows queue meanwhile).
-async fn migrate_until_done(ch: &ClickHouse) {
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match ch.migrate().await {
-            Ok(applied) => {
-                tracing::info!(?applied, "ClickHouse schema is up to date");
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "ClickHouse schema not applied yet");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(30));
-            }
-        }
-    }
-}
-
-/// Refreshes the disk gauges (for the 80% disk alert) every 30 s.
-async fn watch_disk(ch: ClickHouse) {
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
-    loop {
-        tick.tick().await;
-        if let Err(e) = ch.disk_usage().await {
-            tracing::warn!(error = %e, "reading ClickHouse disk space failed");
-        }
-    }
 }

@@ -8,11 +8,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use helios_clickhouse::BlockBuilder;
 use helios_core::decode::{DecodeStats, Decoder, Protocol};
-use helios_core::encode::rowbinary::write_row;
+use helios_core::encode::protobuf::encode_delimited;
+use helios_core::encode::rowbinary::{write_header, write_row};
 use helios_core::enrich::enricher::{Enriched, enrich};
 use helios_core::enrich::published::Published;
 use helios_core::error::Reason;
 use helios_core::flow::Batch;
+use helios_kafka::FlowProducer;
 use prometheus_client::metrics::counter::Counter;
 use rustc_hash::FxHashMap;
 
@@ -28,18 +30,28 @@ pub struct Worker {
     pub socket: UdpSocket,
     /// Its decoder.
     pub decoder: Decoder,
-    /// Rows waiting to be queued.
-    pub block: BlockBuilder,
+    /// Rows waiting to be queued for ClickHouse, and where blocks go (when ClickHouse is an output).
+    pub clickhouse: Option<(BlockBuilder, Queue)>,
+    /// The Kafka outputs.
+    pub kafka: Option<KafkaOutputs>,
     /// The enrichment data in force.
     pub published: Arc<Published>,
-    /// Where blocks go.
-    pub queue: Queue,
     /// Shared metrics.
     pub metrics: Metrics,
     /// Per-exporter series at most (beyond: `other`).
     pub max_exporter_series: usize,
     /// Prefix of this worker's block tokens (unique per process and worker).
     pub token_prefix: String,
+}
+
+/// Where flows go on Kafka.
+pub struct KafkaOutputs {
+    /// The producer all workers share.
+    pub producer: Arc<FlowProducer>,
+    /// goflow2-compatible raw flows, one per message, on this topic.
+    pub raw_topic: Option<String>,
+    /// Enriched flows, one message per datagram, on this topic.
+    pub enriched_topic: Option<String>,
 }
 
 /// The counters of one (exporter, protocol), cached so a datagram costs no label allocation.
@@ -52,12 +64,13 @@ impl Worker {
         let mut batch = Batch::with_capacity(BATCH);
         let mut enriched: Vec<Enriched> = Vec::with_capacity(BATCH);
         let mut series: FxHashMap<(IpAddr, Protocol), Series> = FxHashMap::default();
+        let mut scratch = Scratch::default();
         let mut progress = Progress::default();
         while !stop.load(Ordering::Relaxed) {
             match self.socket.recv_from(&mut buf) {
                 Ok((n, from)) => {
                     let exporter = from.ip().to_canonical();
-                    self.datagram(&buf[..n], exporter, &mut batch, &mut enriched, &mut series);
+                    self.datagram(&buf[..n], exporter, &mut batch, &mut enriched, &mut series, &mut scratch);
                 }
                 Err(e) if helios_udp::is_timeout(&e) => {}
                 Err(e) => {
@@ -65,7 +78,7 @@ impl Worker {
                     self.metrics.receive_errors.inc();
                 }
             }
-            if self.block.is_due(Instant::now()) {
+            if self.clickhouse.as_ref().is_some_and(|(b, _)| b.is_due(Instant::now())) {
                 self.flush(&mut progress);
             }
         }
@@ -79,6 +92,7 @@ impl Worker {
         batch: &mut Batch,
         enriched: &mut Vec<Enriched>,
         series: &mut FxHashMap<(IpAddr, Protocol), Series>,
+        scratch: &mut Scratch,
     ) {
         let now_ns = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         batch.clear();
@@ -96,11 +110,43 @@ impl Worker {
         let snapshot = self.published.current();
         enrich(batch.records(), &snapshot, enriched);
         self.count_misses(enriched, &snapshot);
-        let out = self.block.buffer();
-        for (rec, e) in batch.records().iter().zip(enriched.iter()) {
-            write_row(rec, batch.lists(rec), e, &snapshot, out);
+        let key = exporter_key(exporter);
+        if let Some(k) = &self.kafka
+            && let Some(topic) = &k.raw_topic
+        {
+            for rec in batch.records() {
+                scratch.message.clear();
+                encode_delimited(rec, batch.lists(rec), &mut scratch.message);
+                if k.producer.send(topic, key.as_bytes(), &scratch.message).is_err() {
+                    self.metrics.drop_flows("kafka_ring_full", 1);
+                }
+            }
         }
-        self.block.add_rows(batch.len(), Instant::now());
+        let enriched_topic = self.kafka.as_ref().and_then(|k| k.enriched_topic.as_ref().map(|t| (&k.producer, t)));
+        if self.clickhouse.is_none() && enriched_topic.is_none() {
+            return;
+        }
+        // Rows go straight into the ClickHouse block; the Kafka message copies this datagram's part.
+        scratch.rows.clear();
+        let rows = match &mut self.clickhouse {
+            Some((block, _)) => block.buffer(),
+            None => &mut scratch.rows,
+        };
+        let start = rows.len();
+        for (rec, e) in batch.records().iter().zip(enriched.iter()) {
+            write_row(rec, batch.lists(rec), e, &snapshot, rows);
+        }
+        if let Some((producer, topic)) = enriched_topic {
+            scratch.message.clear();
+            write_header(&mut scratch.message);
+            scratch.message.extend_from_slice(&rows[start..]);
+            if producer.send(topic, key.as_bytes(), &scratch.message).is_err() {
+                self.metrics.drop_flows("kafka_ring_full", batch.len() as u64);
+            }
+        }
+        if let Some((block, _)) = &mut self.clickhouse {
+            block.add_rows(batch.len(), Instant::now());
+        }
     }
 
     fn series(
@@ -138,10 +184,12 @@ impl Worker {
 
     /// Queues the block (if any) and brings the decode metrics up to date.
     fn flush(&mut self, p: &mut Progress) {
-        let token = format!("{}-{}", self.token_prefix, p.blocks);
-        if let Some(block) = self.block.take(token) {
-            p.blocks += 1;
-            self.queue.push(block);
+        if let Some((builder, queue)) = &mut self.clickhouse {
+            let token = format!("{}-{}", self.token_prefix, p.blocks);
+            if let Some(block) = builder.take(token) {
+                p.blocks += 1;
+                queue.push(block);
+            }
         }
         let now = self.decoder.stats();
         for r in Reason::ALL {
@@ -154,6 +202,37 @@ impl Worker {
         let templates = self.decoder.templates().len() as i64;
         self.metrics.templates.inc_by(templates - p.templates);
         p.templates = templates;
+    }
+}
+
+/// Buffers reused from datagram to datagram.
+#[derive(Default)]
+struct Scratch {
+    /// One Kafka message.
+    message: Vec<u8>,
+    /// A datagram's rows when ClickHouse is not an output.
+    rows: Vec<u8>,
+}
+
+/// The Kafka key of an exporter's messages: its address bytes (4 or 16, network order), so all its
+/// flows share a partition and stay in order.
+fn exporter_key(exporter: IpAddr) -> ExporterKey {
+    match exporter {
+        IpAddr::V4(v4) => {
+            let mut k = [0u8; 16];
+            k[..4].copy_from_slice(&v4.octets());
+            ExporterKey(k, 4)
+        }
+        IpAddr::V6(v6) => ExporterKey(v6.octets(), 16),
+    }
+}
+
+/// An exporter's address bytes.
+struct ExporterKey([u8; 16], usize);
+
+impl ExporterKey {
+    fn as_bytes(&self) -> &[u8] {
+        &self.0[..self.1]
     }
 }
 

@@ -3,14 +3,12 @@
 //! front only). Each vendor's exporter `10.0.<n>.1` is replayed from its own loopback address
 //! `127.0.<n>.1`, so template state stays per exporter as it does in the capture.
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use helios_core::decode::{Decoder, DecoderConfig};
 use helios_core::flow::Batch;
-use helios_testkit::{ClickHouse, free_port, repo_root};
+use helios_testkit::{ClickHouse, Service, free_port, repo_root};
 
 /// The capture's datagrams, each with the loopback address it is replayed from.
 fn capture() -> Vec<(IpAddr, Vec<u8>)> {
@@ -26,15 +24,21 @@ fn capture() -> Vec<(IpAddr, Vec<u8>)> {
 
 /// How many flows core decodes from the capture, exporters as replayed.
 fn expected_flows(datagrams: &[(IpAddr, Vec<u8>)]) -> u64 {
+    expected(datagrams).0
+}
+
+/// Flows, and datagrams with at least one flow, that core decodes from the capture.
+fn expected(datagrams: &[(IpAddr, Vec<u8>)]) -> (u64, u64) {
     let mut decoder = Decoder::new(DecoderConfig::default());
     let mut batch = Batch::with_capacity(8192);
-    let mut n = 0;
+    let (mut flows, mut with_flows) = (0, 0);
     for (exporter, payload) in datagrams {
         batch.clear();
         let _ = decoder.decode(*exporter, 0, payload, &mut batch);
-        n += batch.len() as u64;
+        flows += batch.len() as u64;
+        with_flows += u64::from(!batch.is_empty());
     }
-    n
+    (flows, with_flows)
 }
 
 fn replay(datagrams: &[(IpAddr, Vec<u8>)], to: SocketAddr) {
@@ -50,96 +54,43 @@ fn replay(datagrams: &[(IpAddr, Vec<u8>)], to: SocketAddr) {
     }
 }
 
-fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
 struct Flowd {
-    child: Child,
+    service: Service,
     udp: SocketAddr,
-    http: SocketAddr,
 }
 
 impl Flowd {
     fn start(clickhouse: &ClickHouse) -> Flowd {
+        Flowd::start_with(&["--clickhouse-url", &clickhouse.url()])
+    }
+
+    fn start_with(extra: &[&str]) -> Flowd {
         let (udp, http) =
             (SocketAddr::from(([127, 0, 0, 1], free_port())), SocketAddr::from(([127, 0, 0, 1], free_port())));
         let data = repo_root().join("testdata");
-        let child = Command::new(env!("CARGO_BIN_EXE_helios-flowd"))
-            .args(["--listen", &udp.to_string(), "--http", &http.to_string(), "--clickhouse-url", &clickhouse.url()])
-            .args([
-                "--set",
-                "workers=2",
-                "--set",
-                "clickhouse.compression=false",
-                "--set",
-                "clickhouse.batch_age_ms=200",
-            ])
-            .args(["--set", "clickhouse.retry_max_ms=300"])
-            .arg("--set")
-            .arg(format!("enrichment.netbox_snapshot={}", data.join("netbox/example-snapshot.json").display()))
-            .arg("--set")
-            .arg(format!("enrichment.geoip_city={}", data.join("geoip/GeoIP2-City-Test.mmdb").display()))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start helios-flowd");
-        let flowd = Flowd { child, udp, http };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !http_get(http, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
-            assert!(Instant::now() < deadline, "helios-flowd not ready within 30 s");
-            std::thread::sleep(Duration::from_millis(100));
+        let mut args: Vec<String> =
+            ["--listen", &udp.to_string(), "--http", &http.to_string()].map(String::from).into();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        for set in [
+            "workers=2".to_owned(),
+            "clickhouse.compression=false".to_owned(),
+            "clickhouse.batch_age_ms=200".to_owned(),
+            "clickhouse.retry_max_ms=300".to_owned(),
+            format!("enrichment.netbox_snapshot={}", data.join("netbox/example-snapshot.json").display()),
+            format!("enrichment.geoip_city={}", data.join("geoip/GeoIP2-City-Test.mmdb").display()),
+        ] {
+            args.extend(["--set".to_owned(), set]);
         }
-        flowd
+        let service = Service::start(env!("CARGO_BIN_EXE_helios-flowd"), &args, http);
+        service.wait_ready(Duration::from_secs(30));
+        Flowd { service, udp }
     }
-
-    fn metrics(&self) -> String {
-        http_get(self.http, "/metrics").expect("metrics")
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "helios-flowd did not stop within 30 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Flowd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn query(ch: &ClickHouse, sql: &str) -> String {
-    let url = ch.url();
-    let addr: SocketAddr = url.trim_start_matches("http://").parse().expect("addr");
-    let mut s = TcpStream::connect(addr).expect("connect");
-    write!(s, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sql}", sql.len())
-        .expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let (head, body) = out.split_once("\r\n\r\n").expect("response");
-    assert!(head.starts_with("HTTP/1.1 200"), "{sql}: {out}");
-    body.trim().to_owned()
 }
 
 /// Waits until `flows_raw` holds `n` rows, then checks it stays there (nothing late, nothing twice).
 fn wait_for_rows(ch: &ClickHouse, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let count = || query(ch, "SELECT count() FROM helios.flows_raw").parse::<u64>().expect("count");
+    let count = || ch.query("SELECT count() FROM helios.flows_raw").parse::<u64>().unwrap_or(0);
     while count() < n {
         assert!(Instant::now() < deadline, "only {} of {n} flows arrived within 30 s", count());
         std::thread::sleep(Duration::from_millis(100));
@@ -159,10 +110,10 @@ fn every_flow_of_the_capture_arrives_once_enriched_and_shutdown_is_clean() {
     wait_for_rows(&ch, expected);
 
     let types =
-        query(&ch, "SELECT groupArray(t) FROM (SELECT DISTINCT toString(type) AS t FROM helios.flows_raw ORDER BY t)");
+        ch.query("SELECT groupArray(t) FROM (SELECT DISTINCT toString(type) AS t FROM helios.flows_raw ORDER BY t)");
     assert_eq!(types, "['IPFIX','NETFLOW_V5','NETFLOW_V9','SFLOW_5']");
-    assert_eq!(query(&ch, "SELECT sum(flows) FROM helios.flows_1m"), expected.to_string());
-    let metrics = flowd.metrics();
+    assert_eq!(ch.query("SELECT sum(flows) FROM helios.flows_1m"), expected.to_string());
+    let metrics = flowd.service.metrics();
     assert!(metrics.contains(r#"helios_flowd_datagrams_total{exporter="127.0.1.1",protocol="#), "{metrics}");
     assert!(
         metrics.contains(r#"helios_flowd_decode_errors_total{reason="#),
@@ -170,7 +121,7 @@ fn every_flow_of_the_capture_arrives_once_enriched_and_shutdown_is_clean() {
     );
     assert!(metrics.contains(&format!("helios_flowd_clickhouse_rows_total {expected}")), "{metrics}");
     assert!(metrics.contains(r#"helios_flowd_enrichment_misses_total{lookup="exporter"}"#), "{metrics}");
-    assert!(flowd.terminate().success());
+    assert!(flowd.service.terminate().success());
 }
 
 #[test]
@@ -182,9 +133,81 @@ fn a_clickhouse_outage_loses_nothing_and_stores_nothing_twice() {
     ch.stop();
     replay(&datagrams, flowd.udp);
     std::thread::sleep(Duration::from_secs(2));
-    assert!(flowd.metrics().contains("helios_flowd_clickhouse_errors_total{reason=\"unavailable\"}"));
+    assert!(flowd.service.metrics().contains("helios_flowd_clickhouse_errors_total{reason=\"unavailable\"}"));
     ch.restart();
     wait_for_rows(&ch, expected);
-    assert!(!flowd.metrics().contains("helios_flowd_dropped_flows_total{"), "nothing dropped");
-    assert!(flowd.terminate().success());
+    assert!(!flowd.service.metrics().contains("helios_flowd_dropped_flows_total{"), "nothing dropped");
+    assert!(flowd.service.terminate().success());
+}
+
+/// Reads `topic` from the start until `n` messages came (or 60 s passed); returns their payloads.
+fn read_topic(brokers: &str, topic: &str, n: usize) -> Vec<Vec<u8>> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let config = helios_kafka::Config {
+            brokers: brokers.into(),
+            group: format!("test-{topic}"),
+            session_timeout_ms: 6000,
+            ..helios_kafka::Config::default()
+        };
+        let consumer =
+            helios_kafka::FlowConsumer::new(&config, topic, helios_kafka::Metrics::default()).expect("consumer");
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while out.len() < n {
+            let Ok(m) = tokio::time::timeout_at(deadline, consumer.recv()).await else { break };
+            out.push(m.expect("recv").payload().unwrap_or_default().to_vec());
+        }
+        out
+    })
+}
+
+#[test]
+fn kafka_outputs_carry_every_flow_through_a_ten_second_broker_outage() {
+    let cluster: rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext> =
+        rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+    for topic in ["helios-flows-raw", "helios-flows-enriched"] {
+        cluster.create_topic(topic, 2, 1).expect("topic");
+    }
+    let brokers = cluster.bootstrap_servers();
+    let flowd = Flowd::start_with(&[
+        "--set",
+        "outputs.clickhouse=false",
+        "--set",
+        "outputs.kafka_raw=true",
+        "--set",
+        "outputs.kafka_enriched=true",
+        "--set",
+        &format!("kafka.brokers={brokers}"),
+    ]);
+    let datagrams = capture();
+    let (flows, messages) = expected(&datagrams);
+    // The first replay teaches the templates; then the broker goes away for 10 s under load.
+    replay(&datagrams, flowd.udp);
+    cluster.broker_down(1).expect("down");
+    let mut replays = 1;
+    let outage = Instant::now();
+    while outage.elapsed() < Duration::from_secs(10) {
+        replay(&datagrams, flowd.udp);
+        replays += 1;
+    }
+    cluster.broker_up(1).expect("up");
+    let raw = read_topic(&brokers, "helios-flows-raw", (flows * replays) as usize);
+    let mut batch = Batch::with_capacity(16);
+    let decoded: usize = raw
+        .iter()
+        .map(|m| {
+            batch.clear();
+            helios_core::encode::protobuf::decode_payload(m, &mut batch).expect("goflow2 framing")
+        })
+        .sum();
+    assert_eq!((raw.len(), decoded as u64), ((flows * replays) as usize, flows * replays), "one flow per message");
+    let enriched = read_topic(&brokers, "helios-flows-enriched", (messages * replays) as usize);
+    assert_eq!(enriched.len() as u64, messages * replays, "one message per datagram with flows");
+    let mut header = Vec::new();
+    helios_core::encode::rowbinary::write_header(&mut header);
+    assert!(enriched.iter().all(|m| m.starts_with(&header) && m.len() > header.len()));
+    let metrics = flowd.service.metrics();
+    assert!(!metrics.contains("helios_flowd_dropped_flows_total{"), "nothing dropped: {metrics}");
+    assert!(flowd.service.terminate().success());
 }

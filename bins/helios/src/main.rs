@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod decode;
+mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -17,12 +18,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Decode(decode::Args),
+    Sim(sim::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode(args) => decode::run(&args),
+        Command::Sim(args) => sim::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,102 @@
+//! A Helios service binary run by a test: started with arguments, probed over its HTTP endpoints,
+//! stopped with SIGTERM (a clean shutdown) or SIGKILL (a crash).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// `GET path` on `addr`; the whole response (status line, headers, body), or `None` when nothing
+/// answers.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
+    http(addr, &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+}
+
+/// `POST /` with `body` on `addr`; the whole response, or `None` when nothing answers.
+pub fn http_post(addr: SocketAddr, body: &str) -> Option<String> {
+    http(
+        addr,
+        &format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()),
+    )
+}
+
+fn http(addr: SocketAddr, request: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    s.write_all(request.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// A running service.
+#[derive(Debug)]
+pub struct Service {
+    child: Child,
+    http: SocketAddr,
+}
+
+impl Service {
+    /// Starts `binary` with `args` (its `/metrics` etc. on `http`, which the args must set).
+    ///
+    /// # Panics
+    /// When the binary cannot be started.
+    pub fn start(binary: &str, args: &[String], http: SocketAddr) -> Service {
+        let child = Command::new(binary)
+            .args(args)
+            .stderr(if std::env::var_os("HELIOS_TEST_LOGS").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {binary}: {e}"));
+        Service { child, http }
+    }
+
+    /// Waits until `/readyz` answers 200.
+    ///
+    /// # Panics
+    /// When it does not within `within`.
+    pub fn wait_ready(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !http_get(self.http, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+            assert!(Instant::now() < deadline, "service not ready within {within:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The `/metrics` page.
+    ///
+    /// # Panics
+    /// When the service does not answer.
+    pub fn metrics(&self) -> String {
+        http_get(self.http, "/metrics").expect("the service answers /metrics")
+    }
+
+    /// SIGTERM, then the exit status.
+    ///
+    /// # Panics
+    /// When the service does not stop within 30 s.
+    pub fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the service did not stop within 30 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: a crash, with nothing flushed or committed.
+    pub fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -14,7 +14,7 @@ in-process. This front speaks enough of ClickHouse's HTTP interface for the `cli
 Settings are applied with SET for the one query and reset afterwards; queries run one at a time
 (one chdb session owns the database directory). Usage:
 
-    chdb_server.py --path DIR [--port 0]
+    chdb_server.py --path DIR [--port 0] [--config-file FILE.xml]
 
 prints `listening on <port>` once ready, then serves until killed.
 """
@@ -156,8 +156,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--path", required=True, help="database directory (created if missing)")
     ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
+    ap.add_argument("--config-file", help="ClickHouse server configuration (XML) to apply, e.g. disk settings")
     args = ap.parse_args()
-    SESSION = chdb.session.Session(args.path)
+    SESSION = chdb.session.Session(f"{args.path}?config-file={args.config_file}" if args.config_file else args.path)
     # A restart on the same port can race the previous process releasing it.
     for attempt in range(100):
         try:

@@ -2,7 +2,6 @@
 //! stand-in for the server's HTTP front only): schema, inserts, deduplication, aggregates, TTL,
 //! outages.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use helios_clickhouse::block::{BlockBuilder, Limits};
@@ -10,11 +9,9 @@ use helios_clickhouse::schema::{KafkaSource, kafka_path};
 use helios_clickhouse::{Block, ClickHouse, Config, Metrics};
 use helios_core::encode::rowbinary::{FLOW_COLUMNS, write_header, write_row};
 use helios_core::enrich::enricher::enrich;
-use helios_core::enrich::geoip::GeoTable;
-use helios_core::enrich::inventory::{Inventory, NetboxSnapshot};
 use helios_core::enrich::published::Snapshot;
 use helios_core::flow::{Addr, FlowLists, FlowRecord, FlowType};
-use helios_testkit::{ClickHouse as Engine, repo_root};
+use helios_testkit::{ClickHouse as Engine, enrichment_snapshot};
 
 fn config(engine: &Engine) -> Config {
     // The test front cannot decompress LZ4 bodies.
@@ -29,19 +26,6 @@ async fn connect(engine: &Engine) -> ClickHouse {
 
 fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_nanos() as u64
-}
-
-fn snapshot() -> Snapshot {
-    let data = repo_root().join("testdata");
-    let read = |p: &str| std::fs::read(data.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
-    let inv = Inventory::from_json(&read("netbox/example-snapshot.json")).expect("snapshot");
-    let geo = GeoTable::build(Some(&read("geoip/GeoIP2-City-Test.mmdb")), Some(&read("geoip/GeoLite2-ASN-Test.mmdb")))
-        .expect("geoip");
-    Snapshot {
-        netbox: Some(Arc::new(NetboxSnapshot::build(inv).expect("valid"))),
-        geo: Some(Arc::new(geo)),
-        generation: 0,
-    }
 }
 
 /// `n` flows from edge1.fra1 (192.0.2.1): 81.2.69.142 (GB, London) to 1.128.0.1 (AS1221), sampled 1:10,
@@ -107,7 +91,7 @@ async fn migrations_are_idempotent() {
 async fn enriched_flows_read_back_exactly() {
     let engine = Engine::start();
     let ch = connect(&engine).await;
-    let snap = snapshot();
+    let snap = enrichment_snapshot();
     let at = now_ns();
     ch.insert(&block(&flows(3, at), &snap, "t1")).await.expect("insert");
     let row = scalar(
@@ -157,7 +141,7 @@ async fn enriched_flows_read_back_exactly() {
 async fn a_replayed_block_is_stored_once_in_every_table() {
     let engine = Engine::start();
     let ch = connect(&engine).await;
-    let snap = snapshot();
+    let snap = enrichment_snapshot();
     let b = block(&flows(100, now_ns()), &snap, "partition-0/offsets-0-99");
     for _ in 0..3 {
         ch.insert(&b).await.expect("insert");
@@ -173,7 +157,7 @@ async fn a_replayed_block_is_stored_once_in_every_table() {
 async fn aggregates_equal_sums_over_flows_raw() {
     let engine = Engine::start();
     let ch = connect(&engine).await;
-    let snap = snapshot();
+    let snap = enrichment_snapshot();
     // Three minutes, several blocks, so the aggregates merge rows of many inserts.
     let minute = 60_000_000_000;
     let start = now_ns() / minute * minute - 3 * minute;
@@ -211,7 +195,7 @@ async fn aggregates_equal_sums_over_flows_raw() {
 async fn ttl_purges_expired_rows() {
     let engine = Engine::start();
     let ch = connect(&engine).await;
-    let snap = snapshot();
+    let snap = enrichment_snapshot();
     let day = 86_400_000_000_000u64;
     // Rows already past the 7-day TTL are dropped as they are written.
     ch.insert(&block(&flows(10, now_ns() - 8 * day), &snap, "expired")).await.expect("insert");
@@ -232,7 +216,7 @@ async fn ttl_purges_expired_rows() {
 async fn an_outage_is_retried_until_the_block_is_stored_once() {
     let mut engine = Engine::start();
     let ch = connect(&engine).await;
-    let snap = snapshot();
+    let snap = enrichment_snapshot();
     let b = block(&flows(1000, now_ns()), &snap, "outage-1");
     engine.stop();
     let err = ch.insert(&b).await.expect_err("down");
@@ -274,7 +258,7 @@ async fn disk_usage_and_metrics_are_reported() {
     ch.migrate().await.expect("migrate");
     let disks = ch.disk_usage().await.expect("disks");
     assert!(disks.iter().any(|d| d.name == "default" && d.total > 0 && d.free <= d.total), "{disks:?}");
-    ch.insert(&block(&flows(7, now_ns()), &snapshot(), "m")).await.expect("insert");
+    ch.insert(&block(&flows(7, now_ns()), &enrichment_snapshot(), "m")).await.expect("insert");
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
     assert!(text.contains("helios_test_clickhouse_rows_total 7"), "{text}");
@@ -299,7 +283,7 @@ async fn the_kafka_engine_path_parses_and_its_view_feeds_flows_raw() {
     // One message as Helios publishes it on the enriched topic: header, then rows.
     let mut message = Vec::new();
     write_header(&mut message);
-    message.extend_from_slice(&block(&flows(4, now_ns()), &snapshot(), "k").data);
+    message.extend_from_slice(&block(&flows(4, now_ns()), &enrichment_snapshot(), "k").data);
     let mut insert = ch
         .client()
         .insert_formatted_with("INSERT INTO helios.flows_kafka FORMAT RowBinaryWithNamesAndTypes".to_owned());
@@ -313,4 +297,25 @@ async fn the_kafka_engine_path_parses_and_its_view_feeds_flows_raw() {
     );
     ch.execute("through the view", &bad).await.expect("copy");
     assert_eq!(scalar(&ch, "SELECT count(), uniqExact(time_received) FROM helios.flows_raw").await, "4\t4");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_rejects_inserts_whole_and_they_succeed_once_space_is_back() {
+    let mut engine = Engine::start();
+    let ch = connect(&engine).await;
+    let snap = enrichment_snapshot();
+    ch.insert(&block(&flows(100, now_ns()), &snap, "before")).await.expect("insert");
+    engine.restart_with_full_disk();
+    let b = block(&flows(50, now_ns()), &snap, "while-full");
+    let err = ch.insert(&b).await.expect_err("no space");
+    assert_eq!((err.reason(), err.is_transient()), ("disk_full", true), "{err}");
+    // Rejected whole: what was stored is intact, nothing of the refused block is there.
+    assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "100");
+    let check = scalar(&ch, "CHECK TABLE helios.flows_raw").await;
+    assert!(!check.is_empty() && check.lines().all(|part| part.ends_with("\t1")), "every part passes: {check}");
+    let disks = ch.disk_usage().await.expect("disks");
+    assert!(disks.iter().any(|d| d.name == "default" && d.free == 0), "the gauge shows no space: {disks:?}");
+    engine.restart();
+    ch.insert_retrying(&b, Some(Instant::now() + Duration::from_secs(30))).await.expect("space is back");
+    assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "150");
 }

@@ -31,7 +31,7 @@ impl ClickHouse {
     /// When chdb is not installed (the message says how to install it) or the server does not start.
     pub fn start() -> ClickHouse {
         let data = TempDir::new("clickhouse");
-        let (child, port) = spawn(data.path(), 0);
+        let (child, port) = spawn(data.path(), 0, None);
         ClickHouse { child: Some(child), port, data }
     }
 
@@ -64,7 +64,27 @@ impl ClickHouse {
     /// When the server does not start.
     pub fn restart(&mut self) {
         self.stop();
-        let (child, _) = spawn(self.data.path(), self.port);
+        let (child, _) = spawn(self.data.path(), self.port, None);
+        self.child = Some(child);
+    }
+
+    /// Starts the server again on the same port and data, with a disk that has no space left:
+    /// ClickHouse keeps more free space in reserve than the disk has (`keep_free_space_bytes`), so
+    /// every insert fails with NOT_ENOUGH_SPACE, as on a full disk. [`ClickHouse::restart`] frees it.
+    ///
+    /// # Panics
+    /// When the server does not start.
+    pub fn restart_with_full_disk(&mut self) {
+        self.stop();
+        let config = self.data.path().with_extension("full-disk.xml");
+        std::fs::write(
+            &config,
+            "<clickhouse><storage_configuration><disks><default>\
+             <keep_free_space_bytes>1000000000000000000</keep_free_space_bytes>\
+             </default></disks></storage_configuration></clickhouse>",
+        )
+        .unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
+        let (child, _) = spawn(self.data.path(), self.port, Some(&config));
         self.child = Some(child);
     }
 }
@@ -75,7 +95,7 @@ impl Drop for ClickHouse {
     }
 }
 
-fn spawn(data: &Path, port: u16) -> (Child, u16) {
+fn spawn(data: &Path, port: u16, config: Option<&Path>) -> (Child, u16) {
     let python = python();
     assert!(
         python.exists(),
@@ -84,12 +104,12 @@ fn spawn(data: &Path, port: u16) -> (Child, u16) {
         python.display()
     );
     let script = repo_root().join("scripts/chdb_server.py");
-    let mut child = Command::new(&python)
-        .arg(&script)
-        .arg("--path")
-        .arg(data)
-        .arg("--port")
-        .arg(port.to_string())
+    let mut command = Command::new(&python);
+    command.arg(&script).arg("--path").arg(data).arg("--port").arg(port.to_string());
+    if let Some(config) = config {
+        command.arg("--config-file").arg(config);
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

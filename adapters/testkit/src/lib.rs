@@ -40,6 +40,22 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
+/// The enrichment data of `testdata/`: the example NetBox snapshot and MaxMind's City and ASN test
+/// databases, loaded as a service would.
+///
+/// # Panics
+/// When the files are missing or invalid.
+pub fn enrichment_snapshot() -> helios_core::enrich::published::Snapshot {
+    let data = repo_root().join("testdata");
+    helios_enrichment::load(&helios_enrichment::Sources {
+        geoip_city: Some(data.join("geoip/GeoIP2-City-Test.mmdb")),
+        geoip_asn: Some(data.join("geoip/GeoLite2-ASN-Test.mmdb")),
+        netbox_snapshot: Some(data.join("netbox/example-snapshot.json")),
+        reload_secs: 0,
+    })
+    .unwrap_or_else(|e| panic!("testdata enrichment: {e}"))
+}
+
 /// A fresh, empty directory under the system temp directory, removed when dropped.
 #[derive(Debug)]
 pub struct TempDir(PathBuf);

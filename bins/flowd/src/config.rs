@@ -23,6 +23,10 @@ pub struct Config {
     pub queue_bytes: usize,
     /// On shutdown, how long to keep trying to deliver what was accepted, in seconds.
     pub drain_secs: u64,
+    /// Directory where NetFlow v9 / IPFIX templates are saved (every 5 minutes and at shutdown) and
+    /// loaded from at start, so a restarted collector decodes at once instead of dropping data until
+    /// every exporter resends its templates. None: templates live in memory only.
+    pub template_dir: Option<std::path::PathBuf>,
     /// Keep fields Helios does not map (enterprise-specific elements). Off: they cost a copy.
     pub keep_extra_fields: bool,
     /// Per-exporter metric series, at most; further exporters are counted under `exporter="other"`.
@@ -64,8 +68,9 @@ impl Default for Config {
             workers: 1,
             recv_buffer_bytes: 32 << 20,
             http: SocketAddr::from(([0, 0, 0, 0], 9102)),
-            queue_bytes: 256 << 20,
+            queue_bytes: 128 << 20,
             drain_secs: 25,
+            template_dir: None,
             keep_extra_fields: false,
             max_exporter_series: 2_000,
             enrichment: helios_enrichment::Sources { reload_secs: 60, ..Default::default() },

@@ -79,6 +79,22 @@ fn start(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The template files saved in `dir` (created when missing).
+fn load_saved_templates(dir: Option<&std::path::Path>) -> anyhow::Result<Vec<(std::path::PathBuf, Vec<u8>)>> {
+    let Some(dir) = dir else { return Ok(Vec::new()) };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            files.push((path, bytes));
+        }
+    }
+    tracing::info!(files = files.len(), dir = %dir.display(), "loaded saved templates");
+    Ok(files)
+}
+
 async fn run(config: Config) -> anyhow::Result<()> {
     let mut registry = Registry::with_prefix("helios_flowd");
     let metrics = Metrics::register(&mut registry);
@@ -103,17 +119,26 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let pending = queue.pending();
     let stop = Arc::new(AtomicBool::new(false));
     let instance = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let saved_templates = load_saved_templates(config.template_dir.as_deref())?;
     let mut threads = Vec::new();
     for addr in &config.listen {
         for n in 0..config.workers {
             let socket = helios_udp::bind(*addr, config.recv_buffer_bytes, Duration::from_millis(100))
                 .with_context(|| format!("binding UDP {addr}"))?;
+            let mut decoder =
+                Decoder::new(DecoderConfig { keep_extra_fields: config.keep_extra_fields, ..DecoderConfig::default() });
+            let now_s = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            // Every worker learns every saved template: the kernel may spread exporters differently now.
+            for (path, saved) in &saved_templates {
+                if let Err(e) = decoder.templates_mut().import(saved, now_s) {
+                    tracing::warn!(path = %path.display(), error = %e, "ignoring a saved template file");
+                }
+            }
+            let file_name = format!("templates-{}-{n}.json", addr.to_string().replace([':', '[', ']'], "_"));
             let w = worker::Worker {
                 socket,
-                decoder: Decoder::new(DecoderConfig {
-                    keep_extra_fields: config.keep_extra_fields,
-                    ..DecoderConfig::default()
-                }),
+                decoder,
+                template_file: config.template_dir.as_ref().map(|d| d.join(file_name)),
                 clickhouse: ch.is_some().then(|| (BlockBuilder::new((&config.clickhouse).into()), queue.clone())),
                 kafka: producer.clone().map(|producer| worker::KafkaOutputs {
                     producer,

@@ -2,9 +2,10 @@
 //! ClickHouse rows out to the queue. Runs on a plain thread: nothing here awaits.
 
 use std::net::{IpAddr, UdpSocket};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use helios_clickhouse::BlockBuilder;
 use helios_core::decode::{DecodeStats, Decoder, Protocol};
@@ -42,7 +43,12 @@ pub struct Worker {
     pub max_exporter_series: usize,
     /// Prefix of this worker's block tokens (unique per process and worker).
     pub token_prefix: String,
+    /// Where this worker saves its templates.
+    pub template_file: Option<PathBuf>,
 }
+
+/// How often templates are saved while running.
+const SAVE_TEMPLATES_EVERY: Duration = Duration::from_secs(300);
 
 /// Where flows go on Kafka.
 pub struct KafkaOutputs {
@@ -66,6 +72,7 @@ impl Worker {
         let mut series: FxHashMap<(IpAddr, Protocol), Series> = FxHashMap::default();
         let mut scratch = Scratch::default();
         let mut progress = Progress::default();
+        let mut saved_at = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             match self.socket.recv_from(&mut buf) {
                 Ok((n, from)) => {
@@ -81,8 +88,23 @@ impl Worker {
             if self.clickhouse.as_ref().is_some_and(|(b, _)| b.is_due(Instant::now())) {
                 self.flush(&mut progress);
             }
+            if saved_at.elapsed() >= SAVE_TEMPLATES_EVERY {
+                self.save_templates();
+                saved_at = Instant::now();
+            }
         }
         self.flush(&mut progress);
+        self.save_templates();
+    }
+
+    /// Writes the template cache to this worker's file (atomically: a crash never leaves half a file).
+    fn save_templates(&self) {
+        let Some(path) = &self.template_file else { return };
+        let tmp = path.with_extension("tmp");
+        let result = std::fs::write(&tmp, self.decoder.templates().export()).and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = result {
+            tracing::warn!(path = %path.display(), error = %e, "saving templates failed");
+        }
     }
 
     fn datagram(

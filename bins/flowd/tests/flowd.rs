@@ -211,3 +211,50 @@ fn kafka_outputs_carry_every_flow_through_a_ten_second_broker_outage() {
     assert!(!metrics.contains("helios_flowd_dropped_flows_total{"), "nothing dropped: {metrics}");
     assert!(flowd.service.terminate().success());
 }
+
+#[test]
+fn saved_templates_let_a_restarted_collector_decode_at_once() {
+    let ch = ClickHouse::start();
+    let dir = helios_testkit::TempDir::new("templates");
+    let templates = format!("template_dir={}", dir.path().display());
+    let datagrams = capture();
+    // The data-only datagrams: a decoder that has seen no template cannot decode them.
+    let mut batch = Batch::with_capacity(8192);
+    let data_only: Vec<(IpAddr, Vec<u8>)> = datagrams
+        .iter()
+        .filter(|(exporter, payload)| {
+            batch.clear();
+            matches!(
+                Decoder::new(DecoderConfig::default()).decode(*exporter, 0, payload, &mut batch),
+                Err(helios_core::Error::Datagram { reason: helios_core::error::Reason::MissingTemplate, .. })
+            ) && batch.is_empty()
+        })
+        .cloned()
+        .collect();
+    let (all, data_only_flows) = (expected_flows(&datagrams), {
+        // What they decode to once the templates are known.
+        let mut warm = Decoder::new(DecoderConfig::default());
+        for (exporter, payload) in &datagrams {
+            batch.clear();
+            let _ = warm.decode(*exporter, 0, payload, &mut batch);
+        }
+        data_only
+            .iter()
+            .map(|(exporter, payload)| {
+                batch.clear();
+                let _ = warm.decode(*exporter, 0, payload, &mut batch);
+                batch.len() as u64
+            })
+            .sum::<u64>()
+    });
+    assert!(data_only_flows > 50, "{data_only_flows}");
+
+    let first = Flowd::start_with(&["--clickhouse-url", &ch.url(), "--set", &templates]);
+    replay(&datagrams, first.udp);
+    wait_for_rows(&ch, all);
+    assert!(first.service.terminate().success());
+    let second = Flowd::start_with(&["--clickhouse-url", &ch.url(), "--set", &templates]);
+    replay(&data_only, second.udp);
+    wait_for_rows(&ch, all + data_only_flows);
+    assert!(second.service.terminate().success());
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""End-to-end load benchmark: `helios sim` -> UDP -> helios-flowd -> ClickHouse (chdb), on this machine.
+
+For each rate (flows/s, all exporters together) it sends NetFlow v9, IPFIX and sFlow from 8 exporters
+for --duration seconds, waits until ClickHouse stops growing, and compares the rows in flows_raw with
+the flows sent. Zero loss means every flow sent is a row. For each Helios process it reports CPU (in
+cores, averaged over the send window) and peak RSS; the ClickHouse stand-in (chdb behind a Python HTTP
+front, one process) is reported too, since on a 2-core machine it competes for the same cores.
+
+Usage: perf/load.py [--rates 100000,200000,...] [--duration 60] [--out perf/load-results.json]
+Builds the release binaries first. Stops at the first rate that loses flows.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TARGET = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", pathlib.Path.home() / ".cache/helios/target"))
+CACHE = pathlib.Path(os.environ.get("HELIOS_CACHE", pathlib.Path.home() / ".cache/helios"))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def peak_rss_mib(pid):
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def query(port, sql):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/", data=sql.encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return r.read().decode().strip()
+
+
+def wait_http(url, within=60):
+    deadline = time.time() + within
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"{url} not ready within {within} s")
+
+
+def udp_drops():
+    """Datagrams the kernel dropped on full receive buffers (all UDP sockets)."""
+    for line in pathlib.Path("/proc/net/snmp").read_text().splitlines():
+        if line.startswith("Udp:") and "RcvbufErrors" not in line:
+            values = line.split()
+            return int(values[5])  # Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors ...
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rates", default="100000,200000,300000,400000,500000,600000")
+    ap.add_argument("--duration", type=int, default=60)
+    ap.add_argument("--exporters", type=int, default=8)
+    ap.add_argument("--out", default=str(ROOT / "perf/load-results.json"))
+    args = ap.parse_args()
+
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "helios", "-p", "helios-flowd"], cwd=ROOT,
+                   check=True)
+    try:
+        pathlib.Path("/proc/sys/net/core/rmem_max").write_text("67108864")
+    except OSError:
+        print("note: could not raise net.core.rmem_max; the socket buffer stays at the kernel's limit")
+
+    work = tempfile.mkdtemp(prefix="helios-load-")
+    ch_port, udp_port, http_port = free_port(), free_port(), free_port()
+    ch = subprocess.Popen([str(CACHE / "venv/bin/python"), str(ROOT / "scripts/chdb_server.py"), "--path",
+                           f"{work}/ch", "--port", str(ch_port)], stdout=subprocess.PIPE)
+    ch.stdout.readline()
+    flowd = subprocess.Popen([
+        str(TARGET / "release/helios-flowd"), "--listen", f"127.0.0.1:{udp_port}", "--http", f"127.0.0.1:{http_port}",
+        "--clickhouse-url", f"http://127.0.0.1:{ch_port}", "--set", "clickhouse.compression=false",
+        "--set", "recv_buffer_bytes=67108864", "--set", "clickhouse.batch_rows=200000",
+    ], stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{http_port}/readyz")
+    results = []
+    try:
+        for rate in [int(r) for r in args.rates.split(",")]:
+            query(ch_port, "TRUNCATE TABLE helios.flows_raw")
+            before = {p.pid: cpu_seconds(p.pid) for p in (flowd, ch)}
+            drops_before = udp_drops()
+            t0 = time.time()
+            sim = subprocess.run([str(TARGET / "release/helios"), "sim", "--target", f"127.0.0.1:{udp_port}",
+                                  "--rate", str(rate), "--duration", str(args.duration),
+                                  "--exporters", str(args.exporters)], capture_output=True, check=True)
+            window = time.time() - t0
+            cpu = {p.pid: (cpu_seconds(p.pid) - before[p.pid]) / window for p in (flowd, ch)}
+            sent = json.loads(sim.stdout)
+            rows, stable_since = -1, time.time()
+            while time.time() - stable_since < 3:
+                now = int(query(ch_port, "SELECT count() FROM helios.flows_raw"))
+                if now != rows:
+                    rows, stable_since = now, time.time()
+                time.sleep(0.5)
+            r = {
+                "rate": rate,
+                "sent": sent["flows"],
+                "sent_per_second": sent["flows_per_second"],
+                "rows": rows,
+                "lost": sent["flows"] - rows,
+                "kernel_udp_drops": udp_drops() - drops_before,
+                "flowd_cpu_cores": round(cpu[flowd.pid], 3),
+                "flowd_peak_rss_mib": round(peak_rss_mib(flowd.pid), 1),
+                "clickhouse_cpu_cores": round(cpu[ch.pid], 3),
+                "clickhouse_peak_rss_mib": round(peak_rss_mib(ch.pid), 1),
+            }
+            results.append(r)
+            print(json.dumps(r), flush=True)
+            if r["lost"] != 0:
+                break
+    finally:
+        flowd.send_signal(signal.SIGTERM)
+        flowd.wait(timeout=60)
+        ch.kill()
+    pathlib.Path(args.out).write_text(json.dumps({"duration_s": args.duration, "results": results}, indent=1) + "\n")
+    ok = [r["rate"] for r in results if r["lost"] == 0]
+    print(f"highest rate with zero loss: {max(ok) if ok else 'none'} flows/s for {args.duration} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,7 +5,12 @@
 //!
 //! `cargo bench -p helios-benches --bench geoip`; figures in perf/README.md.
 
+// The allocator below is this bench's only unsafe code: GlobalAlloc is an unsafe trait.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -16,6 +21,38 @@ use helios_core::enrich::inventory::NetboxSnapshot;
 use helios_core::enrich::published::Snapshot;
 use helios_core::flow::FlowRecord;
 use maxminddb::{Reader, geoip2};
+
+/// Counts live heap bytes, to report what the compiled tables hold.
+struct Live;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: defers to the system allocator unchanged; only counts bytes.
+unsafe impl GlobalAlloc for Live {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Live = Live;
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
 
 fn geoip(c: &mut Criterion) {
     let (city_db, asn_db) = geo::databases();
@@ -53,7 +90,18 @@ fn geoip(c: &mut Criterion) {
     });
     group.finish();
 
+    let before = LIVE.load(Ordering::Relaxed);
     let inventory = netbox::inventory();
+    let with_inventory = LIVE.load(Ordering::Relaxed);
+    let built = NetboxSnapshot::build(inventory.clone()).expect("valid inventory");
+    let with_snapshot = LIVE.load(Ordering::Relaxed);
+    eprintln!(
+        "NetboxSnapshot memory: inventory {:.1} MiB, compiled snapshot {:.1} MiB (inventory kept + {:.1} MiB of indexes)",
+        mib(with_inventory - before),
+        mib(with_snapshot - with_inventory),
+        mib((with_snapshot - with_inventory).saturating_sub(with_inventory - before))
+    );
+    drop(built);
     let mut group = c.benchmark_group("enrich/netbox");
     group.sample_size(10);
     group.bench_function("snapshot_build_10k_devices_200k_interfaces_50k_prefixes", |b| {

@@ -1,10 +1,12 @@
-//! `helios-enrichment`: the enrichment data of a service, from files, kept current.
+//! `helios-enrichment`: the enrichment data of a service, kept current.
 //!
-//! [`Sources`] names MaxMind City / ASN databases and a NetBox snapshot file. [`load`] reads them
-//! into a `helios_core` [`Snapshot`]; a [`Reloader`] watches the files and, when one changes (a new
-//! MMDB dropped in by geoipupdate, a new snapshot written by the NetBox sync), builds the new tables
-//! aside and publishes them atomically. A file that fails to load (corrupt, truncated, half-written)
-//! is reported and counted, and the last good data stays in force.
+//! [`Sources`] names MaxMind City / ASN databases, and NetBox: a snapshot file or the NetBox API.
+//! [`load`] reads the files into a `helios_core` [`Snapshot`]; a [`Reloader`] watches the files and,
+//! when one changes (a new MMDB dropped in by geoipupdate, a new snapshot file), builds the new tables
+//! aside and publishes them atomically; with `netbox_url` it also reads NetBox at start and every
+//! `netbox_refresh_secs`. Whatever fails to load (a corrupt or half-written file, a NetBox outage, a
+//! malformed answer) is reported and counted, and the last good data stays in force; NetBox's state
+//! is visible in `enrichment_netbox_up` and `enrichment_netbox_last_success_timestamp_seconds`.
 #![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
@@ -22,7 +24,7 @@ use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 
 /// Where enrichment data comes from. All optional: without any, flows are stored unenriched.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sources {
     /// MaxMind City database (`GeoIP2-City.mmdb` / `GeoLite2-City.mmdb`).
@@ -33,6 +35,27 @@ pub struct Sources {
     pub netbox_snapshot: Option<PathBuf>,
     /// How often to look for changed files, in seconds (0: never).
     pub reload_secs: u64,
+    /// NetBox (3.7 or 4.x) to read the inventory from, at start and every `netbox_refresh_secs`
+    /// (instead of `netbox_snapshot`).
+    pub netbox_url: Option<String>,
+    /// File holding the NetBox API token (a mounted Secret; never logged).
+    pub netbox_token_file: Option<PathBuf>,
+    /// How often to read NetBox, in seconds.
+    pub netbox_refresh_secs: u64,
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Sources {
+            geoip_city: None,
+            geoip_asn: None,
+            netbox_snapshot: None,
+            reload_secs: 60,
+            netbox_url: None,
+            netbox_token_file: None,
+            netbox_refresh_secs: 300,
+        }
+    }
 }
 
 /// A source that could not be loaded.
@@ -54,6 +77,12 @@ pub enum Error {
         /// What core found wrong.
         source: helios_core::Error,
     },
+    /// NetBox could not be read (or is misconfigured).
+    #[error(transparent)]
+    Netbox(#[from] helios_netbox::Error),
+    /// `netbox_url` without `netbox_token_file`.
+    #[error("netbox_url needs netbox_token_file")]
+    NoToken,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
@@ -104,6 +133,8 @@ struct ReloadLabels {
 pub struct Metrics {
     reloads: Family<ReloadLabels, Counter>,
     generation: Gauge,
+    netbox_up: Gauge,
+    netbox_last_success: Gauge,
 }
 
 impl Metrics {
@@ -117,6 +148,12 @@ impl Metrics {
             m.reloads.clone(),
         );
         r.register("generation", "Generation of the enrichment snapshot in force", m.generation.clone());
+        r.register("netbox_up", "1 when the last NetBox read succeeded, 0 when it failed", m.netbox_up.clone());
+        r.register(
+            "netbox_last_success_timestamp_seconds",
+            "When NetBox was last read successfully (Unix time)",
+            m.netbox_last_success.clone(),
+        );
         m
     }
 
@@ -126,7 +163,7 @@ impl Metrics {
     }
 }
 
-/// Watches the source files and publishes new data when they change.
+/// Watches the source files, reads NetBox, and publishes new data when it changes.
 #[derive(Debug)]
 pub struct Reloader {
     sources: Sources,
@@ -134,6 +171,7 @@ pub struct Reloader {
     metrics: Metrics,
     geo_seen: Vec<Option<SystemTime>>,
     netbox_seen: Option<SystemTime>,
+    netbox: Option<helios_netbox::Client>,
 }
 
 fn modified(path: Option<&Path>) -> Option<SystemTime> {
@@ -142,10 +180,47 @@ fn modified(path: Option<&Path>) -> Option<SystemTime> {
 
 impl Reloader {
     /// A reloader for `sources`, publishing into `published` (which holds what was loaded at start).
-    pub fn new(sources: Sources, published: Arc<Published>, metrics: Metrics) -> Reloader {
+    /// Fails when the NetBox settings are unusable (no token file, an unreadable token, a bad URL).
+    pub fn new(sources: Sources, published: Arc<Published>, metrics: Metrics) -> Result<Reloader, Error> {
         let geo_seen = vec![modified(sources.geoip_city.as_deref()), modified(sources.geoip_asn.as_deref())];
         let netbox_seen = modified(sources.netbox_snapshot.as_deref());
-        Reloader { sources, published, metrics, geo_seen, netbox_seen }
+        let netbox = match &sources.netbox_url {
+            Some(url) => {
+                let token_file = sources.netbox_token_file.as_deref().ok_or(Error::NoToken)?;
+                let config = helios_netbox::Config::new(url, helios_netbox::Token::from_file(token_file)?)?;
+                Some(helios_netbox::Client::new(config)?)
+            }
+            None => None,
+        };
+        Ok(Reloader { sources, published, metrics, geo_seen, netbox_seen, netbox })
+    }
+
+    /// Reads NetBox and publishes its inventory. On any failure the last good inventory stays in
+    /// force, `netbox_up` drops to 0 and the failure is counted. Returns whether it published.
+    pub async fn refresh_netbox(&mut self) -> bool {
+        let Some(client) = &self.netbox else { return false };
+        let read = client.inventory().await.map_err(Error::from).and_then(|inventory| {
+            NetboxSnapshot::build(inventory).map_err(|source| Error::Invalid { path: "NetBox".into(), source })
+        });
+        match read {
+            Ok(nb) => {
+                let (devices, prefixes) = (nb.inventory().devices.len(), nb.inventory().prefixes.len());
+                let generation = self.published.replace_netbox(nb);
+                self.metrics.generation.set(generation as i64);
+                self.metrics.netbox_up.set(1);
+                let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                self.metrics.netbox_last_success.set(now as i64);
+                self.metrics.count("netbox_api", true);
+                tracing::info!(generation, devices, prefixes, "read the inventory from NetBox");
+                true
+            }
+            Err(e) => {
+                self.metrics.netbox_up.set(0);
+                self.metrics.count("netbox_api", false);
+                tracing::warn!(error = %e, "reading NetBox failed; keeping the last good inventory");
+                false
+            }
+        }
     }
 
     /// Reloads what changed since the last check. Returns how many sources were republished.
@@ -191,15 +266,32 @@ impl Reloader {
         published
     }
 
-    /// Checks every `reload_secs` until the task is dropped (returns at once when it is 0).
+    /// Checks the files every `reload_secs` and reads NetBox now and every `netbox_refresh_secs`,
+    /// until the task is dropped. Returns at once when there is nothing to do.
     pub async fn run(mut self) {
-        if self.sources.reload_secs == 0 {
+        let every = |secs: u64| (secs > 0).then(|| tokio::time::interval(Duration::from_secs(secs)));
+        let mut files = every(self.sources.reload_secs);
+        let mut netbox = if self.netbox.is_some() { every(self.sources.netbox_refresh_secs) } else { None };
+        if files.is_none() && netbox.is_none() {
             return;
         }
-        let mut tick = tokio::time::interval(Duration::from_secs(self.sources.reload_secs));
+        async fn tick(i: &mut Option<tokio::time::Interval>) {
+            match i {
+                Some(i) => {
+                    i.tick().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
         loop {
-            tick.tick().await;
-            self.check();
+            tokio::select! {
+                () = tick(&mut files) => {
+                    self.check();
+                }
+                () = tick(&mut netbox) => {
+                    self.refresh_netbox().await;
+                }
+            }
         }
     }
 }

@@ -31,10 +31,11 @@ fn changed_files_are_republished_and_bad_ones_keep_the_last_good_data() {
         geoip_asn: Some(asn),
         netbox_snapshot: Some(nb.clone()),
         reload_secs: 1,
+        ..Sources::default()
     };
     let published = Arc::new(Published::new(load(&sources).expect("initial load")));
     let mut registry = prometheus_client::registry::Registry::default();
-    let mut reloader = Reloader::new(sources, published.clone(), Metrics::register(&mut registry));
+    let mut reloader = Reloader::new(sources, published.clone(), Metrics::register(&mut registry)).expect("reloader");
     assert_eq!(reloader.check(), 0, "nothing changed");
 
     // A corrupt City database: reported, the last good tables stay.
@@ -73,4 +74,58 @@ fn missing_or_invalid_sources_fail_the_initial_load_with_the_file_named() {
     let bad = repo_root().join("testdata/geoip/MaxMind-DB-test-broken-pointers-24.mmdb");
     let err = load(&Sources { geoip_city: Some(bad), ..Sources::default() }).expect_err("broken");
     assert!(err.to_string().contains("broken-pointers"), "{err}");
+}
+
+#[test]
+fn netbox_is_read_on_refresh_and_an_outage_keeps_the_last_inventory_visibly() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use helios_testkit::netbox::{NETBOX4_TOKEN, netbox4, serve_self_referencing};
+
+    static DOWN: AtomicBool = AtomicBool::new(false);
+    fn flaky(base: String) -> Box<helios_testkit::netbox::Route> {
+        let netbox = netbox4(base);
+        Box::new(move |req, n| {
+            if DOWN.load(Ordering::Relaxed) { (503, "unavailable".into(), Duration::ZERO) } else { netbox(req, n) }
+        })
+    }
+    let (base, _) = serve_self_referencing(flaky);
+    let dir = TempDir::new("netbox-token");
+    let token = dir.path().join("token");
+    std::fs::write(&token, format!("{NETBOX4_TOKEN}\n")).expect("token");
+    let sources = Sources { netbox_url: Some(base), netbox_token_file: Some(token), ..Sources::default() };
+    let published = Arc::new(Published::new(load(&sources).expect("no files to load")));
+    let mut registry = prometheus_client::registry::Registry::default();
+    let mut reloader = Reloader::new(sources, published.clone(), Metrics::register(&mut registry)).expect("reloader");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let device = |p: &Published| {
+        let snap = p.current();
+        let nb = snap.netbox.as_ref()?;
+        let exporter = nb.exporter("192.0.2.1".parse().expect("ip"))?;
+        Some(exporter.device.labels.device.clone())
+    };
+
+    assert!(runtime.block_on(reloader.refresh_netbox()));
+    assert_eq!(device(&published).as_deref(), Some("edge1"));
+    DOWN.store(true, Ordering::Relaxed);
+    assert!(!runtime.block_on(reloader.refresh_netbox()), "an outage publishes nothing");
+    assert_eq!(device(&published).as_deref(), Some("edge1"), "the last good inventory stays");
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+    assert!(text.contains("enrichment_netbox_up 0"), "{text}");
+    assert!(text.contains(r#"enrichment_reloads_total{source="netbox_api",result="failed"} 1"#), "{text}");
+    assert!(!text.contains("enrichment_netbox_last_success_timestamp_seconds 0"), "{text}");
+    DOWN.store(false, Ordering::Relaxed);
+    assert!(runtime.block_on(reloader.refresh_netbox()));
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+    assert!(text.contains("enrichment_netbox_up 1"), "{text}");
+}
+
+#[test]
+fn netbox_without_a_token_file_is_refused_at_start() {
+    let sources = Sources { netbox_url: Some("http://127.0.0.1:1/".into()), ..Sources::default() };
+    let published = Arc::new(Published::new(Default::default()));
+    let err = Reloader::new(sources, published, Metrics::default()).expect_err("no token");
+    assert!(err.to_string().contains("netbox_token_file"), "{err}");
 }

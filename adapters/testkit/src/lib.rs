@@ -4,6 +4,7 @@
 //!   (no ClickHouse server binary installs on our build machines; see `../shared/TOOLING.md`). It is the
 //!   real engine — MergeTree, TTL, materialized views, deduplication — behind a small stand-in for the
 //!   server's HTTP front.
+//! - [`netbox`]: a NetBox stand-in (HTTP on loopback) with NetBox 4.x-shaped fixture pages.
 //! - [`Service`]: a Helios service binary, started, probed and stopped by a test.
 //! - [`Tansu`]: the tansu Kafka-compatible broker (in-memory storage).
 //!
@@ -12,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod clickhouse;
+pub mod netbox;
 mod service;
 mod tansu;
 
@@ -52,6 +54,7 @@ pub fn enrichment_snapshot() -> helios_core::enrich::published::Snapshot {
         geoip_asn: Some(data.join("geoip/GeoLite2-ASN-Test.mmdb")),
         netbox_snapshot: Some(data.join("netbox/example-snapshot.json")),
         reload_secs: 0,
+        ..helios_enrichment::Sources::default()
     })
     .unwrap_or_else(|e| panic!("testdata enrichment: {e}"))
 }

@@ -1,4 +1,5 @@
-//! The CI performance gate: instructions per decoded record (and per GeoIP lookup), counted by
+//! The CI performance gate: instructions per decoded record (per GeoIP lookup, per enriched flow, per
+//! encoded row), counted by
 //! valgrind's callgrind (exact and repeatable on a noisy machine, unlike time), compared with the
 //! committed baseline.
 //!
@@ -11,15 +12,60 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use helios_benches::{geo, workloads};
+use helios_core::encode::rowbinary::write_row;
+use helios_core::enrich::enricher::enrich;
+use helios_core::enrich::published::Snapshot;
+use helios_core::flow::Batch;
 
 /// The enrichment workload's name: one GeoIP + ASN lookup per "record".
 const GEOIP: &str = "geoip";
+/// The whole enrichment step (`enricher::enrich`) of the `ipfix` workload's flows, per flow, with the
+/// test data's NetBox snapshot and MaxMind databases.
+const ENRICH: &str = "enrich";
+/// ClickHouse RowBinary rows of those enriched flows, per flow.
+const ROWBINARY: &str = "rowbinary";
 
 /// Every workload's name and records (or lookups) per iteration.
 fn measured() -> Vec<(String, usize)> {
     let mut all: Vec<(String, usize)> = workloads().into_iter().map(|w| (w.name.to_owned(), w.records)).collect();
     all.push((GEOIP.to_owned(), geo::gate_workload().1.len()));
+    let flows = enrich_input().0.len();
+    all.push((ENRICH.to_owned(), flows));
+    all.push((ROWBINARY.to_owned(), flows));
     all
+}
+
+/// The flows the enrichment and encoding workloads work on, and the snapshot.
+fn enrich_input() -> (Batch, Snapshot) {
+    let w = workloads().into_iter().find(|w| w.name == "ipfix").expect("the ipfix workload exists");
+    let (mut decoder, mut batch) = w.decoder();
+    w.decode(&mut decoder, &mut batch);
+    (batch, helios_testkit::enrichment_snapshot())
+}
+
+/// Runs the enrichment or encoding workload `n` times; `None` for another workload.
+fn run_stage(name: &str, n: u64) -> Option<usize> {
+    if name != ENRICH && name != ROWBINARY {
+        return None;
+    }
+    let (batch, snapshot) = enrich_input();
+    let mut enriched = Vec::new();
+    enrich(batch.records(), &snapshot, &mut enriched);
+    let mut out = Vec::with_capacity(64 * 1024);
+    let mut total = 0;
+    for _ in 0..n {
+        if name == ENRICH {
+            enrich(std::hint::black_box(batch.records()), &snapshot, &mut enriched);
+            total += enriched.len();
+        } else {
+            out.clear();
+            for (r, e) in batch.records().iter().zip(&enriched) {
+                write_row(std::hint::black_box(r), batch.lists(r), e, &snapshot, &mut out);
+            }
+            total += out.len();
+        }
+    }
+    Some(total)
 }
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +114,10 @@ fn run(args: &[String]) -> ExitCode {
             }
         }
         println!("{found}");
+        return ExitCode::SUCCESS;
+    }
+    if let Some(total) = run_stage(name, n) {
+        println!("{total}");
         return ExitCode::SUCCESS;
     }
     let Some(w) = workloads().into_iter().find(|w| w.name == name) else { return usage() };

@@ -50,7 +50,7 @@ impl Default for Config {
             create_topic_partitions: 0,
             clickhouse: helios_clickhouse::Config::default(),
             outputs: Outputs::default(),
-            enrichment: helios_enrichment::Sources { reload_secs: 60, ..Default::default() },
+            enrichment: helios_enrichment::Sources::default(),
             max_message_flows: 8192,
         }
     }

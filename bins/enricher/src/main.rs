@@ -106,7 +106,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     };
     let consumer = FlowConsumer::new(k, &k.raw_topic, kafka_metrics)?;
     let disk_task = clickhouse.clone().map(|ch| tokio::spawn(ch.watch_disk(Duration::from_secs(30))));
-    let reloader = helios_enrichment::Reloader::new(config.enrichment.clone(), published.clone(), reload_metrics);
+    let reloader = helios_enrichment::Reloader::new(config.enrichment.clone(), published.clone(), reload_metrics)?;
     let reload_task = tokio::spawn(reloader.run());
     let pipeline = pipeline::Pipeline {
         consumer,

@@ -73,7 +73,7 @@ impl Default for Config {
             template_dir: None,
             keep_extra_fields: false,
             max_exporter_series: 2_000,
-            enrichment: helios_enrichment::Sources { reload_secs: 60, ..Default::default() },
+            enrichment: helios_enrichment::Sources::default(),
             outputs: Outputs::default(),
             clickhouse: helios_clickhouse::Config::default(),
             kafka: helios_kafka::Config::default(),

@@ -158,7 +158,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     drop(queue);
     tracing::info!(listen = ?config.listen, workers = config.workers, %http, outputs = ?config.outputs, "receiving flows");
 
-    let reloader = helios_enrichment::Reloader::new(config.enrichment.clone(), published, reload_metrics);
+    let reloader = helios_enrichment::Reloader::new(config.enrichment.clone(), published, reload_metrics)?;
     let reload_task = tokio::spawn(reloader.run());
     let sink_task = {
         let ready = ready.clone();

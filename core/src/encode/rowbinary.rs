@@ -103,6 +103,9 @@ pub const FLOW_COLUMNS: &[Column] = &[
     col("dst_prefix_role", LABEL, "ZSTD(1)"),
 ];
 
+/// Bytes of a row's fixed-width columns (everything but arrays and strings).
+const FIXED_WIDTH: usize = 205;
+
 /// The column names, comma-separated, for `INSERT INTO flows_raw (...)`.
 pub fn column_names() -> String {
     FLOW_COLUMNS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
@@ -133,40 +136,45 @@ pub fn write_row(rec: &FlowRecord, lists: &FlowLists, e: &Enriched, snapshot: &S
     let interface = |i: Option<u32>| -> Option<&Interface> { nb.zip(i).and_then(|(nb, i)| nb.interface(i)) };
     let prefix = |i: Option<u32>| -> Option<&Prefix> { nb.zip(i).and_then(|(nb, i)| nb.prefix_at(i)) };
 
-    let w = &mut Row(out);
-    w.time(rec.time_received_ns);
-    w.time(rec.time_flow_start_ns);
-    w.time(rec.time_flow_end_ns);
-    w.0.push(rec.flow_type as u8);
-    w.u32(rec.sequence_num);
-    w.u64(rec.sampling_rate);
-    w.addr(&rec.sampler_address);
-    w.addr(&rec.src_addr);
-    w.addr(&rec.dst_addr);
-    w.0.extend_from_slice(&[rec.src_net, rec.dst_net]);
-    w.u64(e.bytes);
-    w.u64(e.packets);
-    w.u64(rec.bytes);
-    w.u64(rec.packets);
-    w.u16(rec.etype);
-    w.0.push(rec.proto);
-    w.u16(rec.src_port);
-    w.u16(rec.dst_port);
-    w.u32(rec.in_if);
-    w.u32(rec.out_if);
-    w.u64(rec.src_mac);
-    w.u64(rec.dst_mac);
-    w.u16(rec.src_vlan);
-    w.u16(rec.dst_vlan);
-    w.0.extend_from_slice(&[rec.ip_tos, rec.ip_ttl]);
-    w.u16(rec.tcp_flags);
-    w.0.extend_from_slice(&[rec.icmp_type, rec.icmp_code, rec.forwarding_status]);
+    // The fixed-width columns are assembled on the stack and appended in one copy.
+    let mut f = Fixed { buf: [0; FIXED_WIDTH], at: 0 };
+    f.put(&time(rec.time_received_ns));
+    f.put(&time(rec.time_flow_start_ns));
+    f.put(&time(rec.time_flow_end_ns));
+    f.put(&[rec.flow_type as u8]);
+    f.put(&rec.sequence_num.to_le_bytes());
+    f.put(&rec.sampling_rate.to_le_bytes());
+    f.put(&ipv6(&rec.sampler_address));
+    f.put(&ipv6(&rec.src_addr));
+    f.put(&ipv6(&rec.dst_addr));
+    f.put(&[rec.src_net, rec.dst_net]);
+    f.put(&e.bytes.to_le_bytes());
+    f.put(&e.packets.to_le_bytes());
+    f.put(&rec.bytes.to_le_bytes());
+    f.put(&rec.packets.to_le_bytes());
+    f.put(&rec.etype.to_le_bytes());
+    f.put(&[rec.proto]);
+    f.put(&rec.src_port.to_le_bytes());
+    f.put(&rec.dst_port.to_le_bytes());
+    f.put(&rec.in_if.to_le_bytes());
+    f.put(&rec.out_if.to_le_bytes());
+    f.put(&rec.src_mac.to_le_bytes());
+    f.put(&rec.dst_mac.to_le_bytes());
+    f.put(&rec.src_vlan.to_le_bytes());
+    f.put(&rec.dst_vlan.to_le_bytes());
+    f.put(&[rec.ip_tos, rec.ip_ttl]);
+    f.put(&rec.tcp_flags.to_le_bytes());
+    f.put(&[rec.icmp_type, rec.icmp_code, rec.forwarding_status]);
     // An AS the exporter left at 0 comes from the ASN database, as in the JSON output.
-    w.u32(if rec.src_as == 0 { src.asn } else { rec.src_as });
-    w.u32(if rec.dst_as == 0 { dst.asn } else { rec.dst_as });
-    w.u32(rec.next_hop_as);
-    w.addr(&rec.next_hop);
-    w.addr(&rec.bgp_next_hop);
+    f.put(&(if rec.src_as == 0 { src.asn } else { rec.src_as }).to_le_bytes());
+    f.put(&(if rec.dst_as == 0 { dst.asn } else { rec.dst_as }).to_le_bytes());
+    f.put(&rec.next_hop_as.to_le_bytes());
+    f.put(&ipv6(&rec.next_hop));
+    f.put(&ipv6(&rec.bgp_next_hop));
+    debug_assert_eq!(f.at, FIXED_WIDTH);
+    out.reserve(FIXED_WIDTH + 256);
+    out.extend_from_slice(&f.buf);
+    let w = &mut Row(out);
     w.u32s(lists.as_path.as_slice());
     w.u32s(lists.bgp_communities.as_slice());
     w.u32s(rec.mpls_label.as_slice());
@@ -190,25 +198,49 @@ pub fn write_row(rec: &FlowRecord, lists: &FlowLists, e: &Enriched, snapshot: &S
     }
 }
 
+/// The fixed-width part of a row, written at increasing offsets.
+struct Fixed {
+    buf: [u8; FIXED_WIDTH],
+    at: usize,
+}
+
+impl Fixed {
+    #[inline(always)]
+    fn put(&mut self, bytes: &[u8]) {
+        // Offsets are constants after inlining; the bounds check folds away.
+        if let Some(slot) = self.buf.get_mut(self.at..self.at + bytes.len()) {
+            slot.copy_from_slice(bytes);
+        }
+        self.at += bytes.len();
+    }
+}
+
+/// `DateTime64(9)`: signed nanoseconds; times past 2262 saturate.
+#[inline(always)]
+fn time(ns: u64) -> [u8; 8] {
+    i64::try_from(ns).unwrap_or(i64::MAX).to_le_bytes()
+}
+
+/// `IPv6`: sixteen bytes in network order; IPv4 as `::ffff:a.b.c.d`, absent as `::`.
+#[inline(always)]
+fn ipv6(a: &Addr) -> [u8; 16] {
+    match *a.as_bytes() {
+        [a, b, c, d] => [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d],
+        [] => [0; 16],
+        ref v6 => <[u8; 16]>::try_from(v6).unwrap_or([0; 16]),
+    }
+}
+
 /// RowBinary primitives: little-endian integers, LEB128 lengths.
 struct Row<'a>(&'a mut Vec<u8>);
 
 impl Row<'_> {
-    fn u16(&mut self, v: u16) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-
     fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
 
     fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
-    }
-
-    /// `DateTime64(9)`: signed nanoseconds; times past 2262 saturate.
-    fn time(&mut self, ns: u64) {
-        self.0.extend_from_slice(&i64::try_from(ns).unwrap_or(i64::MAX).to_le_bytes());
     }
 
     fn len(&mut self, mut n: usize) {
@@ -223,8 +255,13 @@ impl Row<'_> {
         }
     }
 
+    #[inline]
     fn str(&mut self, s: &str) {
-        self.len(s.len());
+        // Labels are short: a one-byte length is the rule, LEB128 the exception.
+        match u8::try_from(s.len()) {
+            Ok(n) if n < 0x80 => self.0.push(n),
+            _ => self.len(s.len()),
+        }
         self.0.extend_from_slice(s.as_bytes());
     }
 
@@ -232,15 +269,6 @@ impl Row<'_> {
         self.len(v.len());
         for x in v {
             self.u32(*x);
-        }
-    }
-
-    /// `IPv6`: sixteen bytes in network order.
-    fn addr(&mut self, a: &Addr) {
-        match *a.as_bytes() {
-            [a, b, c, d] => self.0.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d]),
-            [] => self.0.extend_from_slice(&[0; 16]),
-            ref v6 => self.0.extend_from_slice(v6),
         }
     }
 }

@@ -21,6 +21,7 @@ CRATES = {
     "bins/enricher": "helios-enricher",
     "bins/flowd": "helios-flowd",
     "bins/helios": "helios",
+    "bins/targetgen": "helios-targetgen",
 }
 minimum = float(sys.argv[1]) if len(sys.argv) > 1 else 70.0
 root = os.getcwd() + "/"

@@ -7,7 +7,8 @@
 //!   [`flow::Batch`] decoders write into.
 //! - [`decode`]: NetFlow v5, NetFlow v9, IPFIX and sFlow v5 decoders behind one [`decode::Decoder`].
 //! - [`encode`]: goflow2-compatible protobuf and JSON lines.
-//! - [`enrich`]: GeoIP / ASN lookups compiled into flat tables.
+//! - [`enrich`]: GeoIP / ASN lookups compiled into flat tables, NetBox lookups, the label taxonomy.
+//! - [`targets`]: collection targets (gnmic, snmp_exporter, blackbox, Prometheus) from NetBox.
 
 #![forbid(unsafe_code)]
 
@@ -16,5 +17,6 @@ pub mod encode;
 pub mod enrich;
 pub mod error;
 pub mod flow;
+pub mod targets;
 
 pub use error::{Error, Result};

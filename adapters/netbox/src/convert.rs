@@ -92,6 +92,12 @@ pub(crate) fn inventory(raw: Raw, fields: &CustomFieldNames) -> Inventory {
                 gnmi: flag(&d.custom_fields, "helios_gnmi"),
                 snmp: flag(&d.custom_fields, "helios_snmp"),
                 flow_source: flag(&d.custom_fields, "helios_flow_source"),
+                gnmi_port: match d.custom_fields.get("helios_gnmi_port") {
+                    Some(Custom::Int(p)) => u16::try_from(*p).ok().filter(|&p| p > 0),
+                    _ => None,
+                },
+                snmp_module: text(&d.custom_fields, "helios_snmp_module"),
+                snmp_auth: text(&d.custom_fields, "helios_snmp_auth"),
             }
         })
         .collect();

@@ -1,5 +1,8 @@
 //! The HTTP endpoints of every service: `/metrics` (Prometheus text format), `/healthz` (the
-//! process is alive) and `/readyz` (it can do its work: 200 when ready, 503 otherwise).
+//! process is alive) and `/readyz` (it can do its work: 200 when ready, 503 otherwise); and, for
+//! services that take one, `POST /webhook`, which wakes the service (a NetBox webhook asking for an
+//! immediate sync). The webhook's body is ignored: it only triggers work the service would do anyway,
+//! and repeated calls coalesce into one wake-up.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,10 +12,11 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 /// Whether the service is ready; shared between the service and its `/readyz`.
 #[derive(Debug, Clone, Default)]
@@ -30,22 +34,29 @@ impl Readiness {
     }
 }
 
-/// Binds `addr` and serves the endpoints until the task is dropped. Returns the bound address (for
-/// port 0) once listening.
+/// Binds `addr` and serves the endpoints until the task is dropped (`POST /webhook` notifies
+/// `webhook`, when given). Returns the bound address (for port 0) once listening.
 pub async fn serve(
     addr: SocketAddr,
     registry: Arc<Registry>,
     ready: Readiness,
+    webhook: Option<Arc<Notify>>,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
-            let (registry, ready) = (registry.clone(), ready.clone());
+            let (registry, ready, webhook) = (registry.clone(), ready.clone(), webhook.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |req: Request<Incoming>| {
-                    let response = respond(req.uri().path(), &registry, &ready);
+                    let response = match (&webhook, req.method(), req.uri().path()) {
+                        (Some(notify), &Method::POST, "/webhook") => {
+                            notify.notify_one();
+                            text(StatusCode::ACCEPTED, "text/plain", "sync requested\n".into())
+                        }
+                        _ => respond(req.uri().path(), &registry, &ready),
+                    };
                     async move { Ok::<_, std::convert::Infallible>(response) }
                 });
                 // A client that hangs up mid-request is not worth a log line.
@@ -70,6 +81,10 @@ fn respond(path: &str, registry: &Registry, ready: &Readiness) -> Response<Full<
         "/readyz" => (StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n".to_owned()),
         _ => (StatusCode::NOT_FOUND, "text/plain", "try /metrics, /healthz or /readyz\n".to_owned()),
     };
+    text(status, content_type, body)
+}
+
+fn text(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
@@ -102,14 +117,25 @@ mod tests {
         registry.register("things", "Things", c.clone());
         c.inc_by(3);
         let ready = Readiness::default();
+        let notify = Arc::new(Notify::new());
         let (addr, task) =
-            serve("127.0.0.1:0".parse().expect("addr"), Arc::new(registry), ready.clone()).await.expect("bind");
+            serve("127.0.0.1:0".parse().expect("addr"), Arc::new(registry), ready.clone(), Some(notify.clone()))
+                .await
+                .expect("bind");
         assert!(get(addr, "/metrics").await.contains("helios_test_things_total 3"));
         assert!(get(addr, "/healthz").await.starts_with("HTTP/1.1 200"));
         assert!(get(addr, "/readyz").await.starts_with("HTTP/1.1 503"));
         ready.set(true);
         assert!(get(addr, "/readyz").await.starts_with("HTTP/1.1 200"));
         assert!(get(addr, "/nope").await.starts_with("HTTP/1.1 404"));
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            .await
+            .expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read");
+        assert!(out.starts_with("HTTP/1.1 202"), "{out}");
+        tokio::time::timeout(std::time::Duration::from_secs(5), notify.notified()).await.expect("woken");
         task.abort();
     }
 }

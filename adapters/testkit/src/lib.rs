@@ -18,7 +18,7 @@ mod service;
 mod tansu;
 
 pub use clickhouse::ClickHouse;
-pub use service::{Service, http_get, http_post};
+pub use service::{Service, http_get, http_post, http_post_to};
 pub use tansu::Tansu;
 
 use std::path::PathBuf;

@@ -14,10 +14,14 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
 
 /// `POST /` with `body` on `addr`; the whole response, or `None` when nothing answers.
 pub fn http_post(addr: SocketAddr, body: &str) -> Option<String> {
-    http(
-        addr,
-        &format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()),
-    )
+    http_post_to(addr, "/", body)
+}
+
+/// `POST path` with `body` on `addr`; the whole response, or `None` when nothing answers.
+pub fn http_post_to(addr: SocketAddr, path: &str, body: &str) -> Option<String> {
+    let head =
+        format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    http(addr, &(head + body))
 }
 
 fn http(addr: SocketAddr, request: &str) -> Option<String> {

@@ -3,13 +3,18 @@
 //! Every worker binds its own socket to the same address with `SO_REUSEPORT`: the kernel spreads
 //! exporters over the sockets by a hash of their address and port, so one exporter's datagrams
 //! always reach the same worker — its template state stays in one place and its flows stay in order.
-//! Receive buffers are large (bursts wait in the kernel, not on the wire), and receives time out so a
-//! worker notices a shutdown.
+//! Receive buffers are large (bursts wait in the kernel, not on the wire), receives are batched
+//! ([`BatchReceiver`]: one `recvmmsg` call takes every datagram waiting, up to a batch), and they time
+//! out so a worker notices a shutdown.
 #![forbid(unsafe_code)]
 
-use std::io;
+use std::io::{self, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -34,9 +39,63 @@ pub fn recv_buffer(socket: &UdpSocket) -> io::Result<usize> {
     socket2::SockRef::from(socket).recv_buffer_size()
 }
 
-/// Whether a receive error only means the timeout passed.
-pub fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+/// Receives datagrams in batches with `recvmmsg(2)`: one system call returns as soon as one datagram
+/// is there, with every other one already waiting (up to the batch size).
+pub struct BatchReceiver {
+    socket: UdpSocket,
+    buffers: Vec<Vec<u8>>,
+    headers: MultiHeaders<SockaddrStorage>,
+    received: Vec<(usize, Option<SocketAddr>)>,
+}
+
+/// Largest UDP payload.
+const DATAGRAM: usize = 65_536;
+
+impl BatchReceiver {
+    /// A receiver taking up to `batch` datagrams per call (64 KiB of buffer each).
+    pub fn new(socket: UdpSocket, batch: usize) -> BatchReceiver {
+        let batch = batch.max(1);
+        BatchReceiver {
+            socket,
+            buffers: vec![vec![0; DATAGRAM]; batch],
+            headers: MultiHeaders::preallocate(batch, None),
+            received: Vec::with_capacity(batch),
+        }
+    }
+
+    /// Waits for datagrams (until the socket's read timeout), then calls `each(payload, source)` for
+    /// every one received. Returns how many; a timeout is `Ok(0)`.
+    pub fn recv(&mut self, mut each: impl FnMut(&[u8], SocketAddr)) -> io::Result<usize> {
+        self.received.clear();
+        {
+            let mut slices: Vec<[IoSliceMut<'_>; 1]> =
+                self.buffers.iter_mut().map(|b| [IoSliceMut::new(b.as_mut_slice())]).collect();
+            let fd = self.socket.as_raw_fd();
+            match recvmmsg(fd, &mut self.headers, slices.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
+                Ok(results) => {
+                    for r in results {
+                        let source = r.address.and_then(|a| to_socket_addr(&a));
+                        self.received.push((r.bytes, source));
+                    }
+                }
+                Err(Errno::EAGAIN | Errno::EINTR) => return Ok(0),
+                Err(e) => return Err(io::Error::from(e)),
+            }
+        }
+        for (buffer, &(len, source)) in self.buffers.iter().zip(&self.received) {
+            if let (Some(payload), Some(source)) = (buffer.get(..len), source) {
+                each(payload, source);
+            }
+        }
+        Ok(self.received.len())
+    }
+}
+
+fn to_socket_addr(a: &SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = a.as_sockaddr_in() {
+        return Some(SocketAddr::from((v4.ip(), v4.port())));
+    }
+    a.as_sockaddr_in6().map(|v6| SocketAddr::from((v6.ip(), v6.port())))
 }
 
 #[cfg(test)]
@@ -51,11 +110,42 @@ mod tests {
         assert!(recv_buffer(&a).expect("size") >= 1 << 16);
         let mut buf = [0u8; 64];
         let err = a.recv_from(&mut buf).expect_err("nothing sent");
-        assert!(is_timeout(&err), "{err}");
+        assert!(matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut), "{err}");
         let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
         sender.send_to(b"hello", port).expect("send");
         let got = [&a, &b].iter().find_map(|s| s.recv_from(&mut buf).ok()).expect("one socket receives it");
         assert_eq!(&buf[..got.0], b"hello");
         assert!(bind("[::1]:0".parse().expect("v6"), 1 << 16, Duration::from_millis(5)).is_ok());
+    }
+
+    #[test]
+    fn a_batch_takes_every_waiting_datagram_with_its_source() {
+        let socket = bind("127.0.0.1:0".parse().expect("addr"), 1 << 20, Duration::from_millis(50)).expect("bind");
+        let port = socket.local_addr().expect("addr");
+        let mut rx = BatchReceiver::new(socket, 4);
+        assert_eq!(rx.recv(|_, _| panic!("nothing was sent")).expect("timeout"), 0);
+        let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
+        for i in 0..6u8 {
+            sender.send_to(&[i; 3], port).expect("send");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let mut got = Vec::new();
+        while got.len() < 6 {
+            let n = rx
+                .recv(|payload, from| {
+                    assert_eq!(from, sender.local_addr().expect("addr"));
+                    got.push(payload.to_vec());
+                })
+                .expect("recv");
+            assert!((1..=4).contains(&n), "{n}");
+        }
+        assert_eq!(got, (0..6u8).map(|i| vec![i; 3]).collect::<Vec<_>>());
+        let v6 = bind("[::1]:0".parse().expect("v6"), 1 << 16, Duration::from_millis(50)).expect("bind");
+        let v6_port = v6.local_addr().expect("addr");
+        let mut rx6 = BatchReceiver::new(v6, 2);
+        UdpSocket::bind("[::1]:0").expect("v6 sender").send_to(b"x", v6_port).expect("send");
+        let mut from6 = None;
+        rx6.recv(|_, from| from6 = Some(from)).expect("recv");
+        assert!(from6.is_some_and(|a| a.is_ipv6()));
     }
 }

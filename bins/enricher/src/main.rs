@@ -88,7 +88,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let reload_metrics = helios_enrichment::Metrics::register(&mut registry);
     let published = Arc::new(Published::new(helios_enrichment::load(&config.enrichment)?));
     let ready = Readiness::default();
-    let (http, _http_task) = helios_service::http::serve(config.http, Arc::new(registry), ready.clone())
+    let (http, _http_task) = helios_service::http::serve(config.http, Arc::new(registry), ready.clone(), None)
         .await
         .with_context(|| format!("binding {}", config.http))?;
 

@@ -16,11 +16,15 @@ use helios_core::enrich::published::Published;
 use helios_core::error::Reason;
 use helios_core::flow::Batch;
 use helios_kafka::FlowProducer;
+use helios_udp::BatchReceiver;
 use prometheus_client::metrics::counter::Counter;
 use rustc_hash::FxHashMap;
 
 use crate::metrics::{ExporterLabels, Metrics, MissLabels, ReasonLabels};
 use crate::sink::Queue;
+
+/// Datagrams taken per receive call, at most.
+const RECV_BATCH: usize = 32;
 
 /// Records per datagram, at most (a 64 KiB datagram of the smallest records stays below it).
 const BATCH: usize = 8192;
@@ -66,7 +70,13 @@ type Series = (Counter, Counter);
 impl Worker {
     /// Receives until `stop` is set, then queues what it holds.
     pub fn run(mut self, stop: &AtomicBool) {
-        let mut buf = vec![0u8; 65_536];
+        let mut rx = match self.socket.try_clone() {
+            Ok(socket) => BatchReceiver::new(socket, RECV_BATCH),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot use the UDP socket; this worker stops");
+                return;
+            }
+        };
         let mut batch = Batch::with_capacity(BATCH);
         let mut enriched: Vec<Enriched> = Vec::with_capacity(BATCH);
         let mut series: FxHashMap<(IpAddr, Protocol), Series> = FxHashMap::default();
@@ -74,16 +84,13 @@ impl Worker {
         let mut progress = Progress::default();
         let mut saved_at = Instant::now();
         while !stop.load(Ordering::Relaxed) {
-            match self.socket.recv_from(&mut buf) {
-                Ok((n, from)) => {
-                    let exporter = from.ip().to_canonical();
-                    self.datagram(&buf[..n], exporter, &mut batch, &mut enriched, &mut series, &mut scratch);
-                }
-                Err(e) if helios_udp::is_timeout(&e) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "UDP receive failed");
-                    self.metrics.receive_errors.inc();
-                }
+            let received = rx.recv(|payload, from| {
+                let exporter = from.ip().to_canonical();
+                self.datagram(payload, exporter, &mut batch, &mut enriched, &mut series, &mut scratch);
+            });
+            if let Err(e) = received {
+                tracing::warn!(error = %e, "UDP receive failed");
+                self.metrics.receive_errors.inc();
             }
             if self.clickhouse.as_ref().is_some_and(|(b, _)| b.is_due(Instant::now())) {
                 self.flush(&mut progress);

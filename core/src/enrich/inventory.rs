@@ -61,6 +61,17 @@ pub struct Device {
     /// Custom field `helios_flow_source`.
     #[serde(default)]
     pub flow_source: bool,
+    /// Custom field `helios_gnmi_port`: the device's gNMI port, when not the default.
+    #[serde(default)]
+    pub gnmi_port: Option<u16>,
+    /// Custom field `helios_snmp_module`: snmp_exporter module(s), comma-separated, when not the
+    /// default for the device's vendor.
+    #[serde(default)]
+    pub snmp_module: String,
+    /// Custom field `helios_snmp_auth`: the name of the snmp_exporter auth (credentials live in a
+    /// Secret), when not the default.
+    #[serde(default)]
+    pub snmp_auth: String,
 }
 
 /// An interface.

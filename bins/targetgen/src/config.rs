@@ -1,0 +1,57 @@
+//! helios-targetgen's configuration: defaults, a YAML file, `HELIOS_TARGETGEN__*` variables and
+//! `--set` flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use helios_core::targets::TargetRules;
+use serde::{Deserialize, Serialize};
+
+/// Everything helios-targetgen can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `/metrics`, `/healthz`, `/readyz` and `POST /webhook` (long-running mode).
+    pub http: SocketAddr,
+    /// NetBox (3.7 or 4.x).
+    pub netbox_url: String,
+    /// File holding the NetBox API token (a mounted Secret; never logged).
+    pub netbox_token_file: PathBuf,
+    /// Timeout of one NetBox request, in seconds.
+    pub netbox_timeout_secs: u64,
+    /// Where the artefacts are written (a volume the collectors read, or a ConfigMap's mount source).
+    pub output_dir: PathBuf,
+    /// Long-running mode: seconds between syncs (a webhook call syncs at once).
+    pub interval_secs: u64,
+    /// Refuse a sync that would remove more than this fraction of an artefact's targets at once.
+    pub max_shrink: f64,
+    /// Write even a shrink beyond `max_shrink` (after a deliberate mass removal).
+    pub force: bool,
+    /// How devices become targets.
+    pub rules: TargetRules,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            http: SocketAddr::from(([0, 0, 0, 0], 9104)),
+            netbox_url: "http://netbox:8080/".into(),
+            netbox_token_file: "/run/secrets/netbox/token".into(),
+            netbox_timeout_secs: 30,
+            output_dir: "/var/lib/helios/targets".into(),
+            interval_secs: 300,
+            max_shrink: 0.5,
+            force: false,
+            rules: TargetRules::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Rejects settings that cannot work.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!((0.0..=1.0).contains(&self.max_shrink), "max_shrink is a fraction: 0 to 1");
+        anyhow::ensure!(self.interval_secs > 0, "interval_secs must be positive");
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! `helios-targetgen`: NetBox inventory to collection targets.
+
+mod config;
+mod sync;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use helios_service::cli::CommonArgs;
+use helios_service::http::Readiness;
+use prometheus_client::registry::Registry;
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::sync::{Metrics, Syncer};
+
+/// Reads the devices NetBox flags for monitoring (`helios_monitor`, with `helios_gnmi` and
+/// `helios_snmp` per protocol; NetBox 3.7 or 4.x) and writes what the collectors read:
+/// gnmic's target file, snmp_exporter and blackbox_exporter file_sd groups, and a Prometheus file_sd
+/// of every monitored device, each target carrying device, site, region, vendor, platform, role and
+/// tier. No credential is written anywhere.
+///
+/// Two modes: `once` syncs and exits (for a CronJob, every 5 minutes by default); `run` (the default)
+/// syncs every `interval_secs` and at once when NetBox calls `POST /webhook`, serving `/metrics`.
+/// A NetBox error, a timeout or a malformed answer leaves the files as they were; a sync that would
+/// remove more than `max_shrink` of an artefact's targets is refused (and counted) unless
+/// `force=true`. Files are rewritten only when their content changes.
+///
+/// Configuration: defaults, then --config (YAML), then HELIOS_TARGETGEN__* variables, then --set.
+#[derive(Parser)]
+#[command(
+    name = "helios-targetgen",
+    version,
+    after_help = "Examples:\n  helios-targetgen once --netbox-url https://netbox.example/ --set output_dir=/targets\n  helios-targetgen run --config targetgen.yaml   # interval + webhook, /metrics on :9104"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// NetBox URL.
+    #[arg(long, global = true, value_name = "URL")]
+    netbox_url: Option<String>,
+}
+
+#[derive(Subcommand, Default)]
+enum Command {
+    /// Sync every `interval_secs` and on `POST /webhook`, until stopped (the default).
+    #[default]
+    Run,
+    /// Sync once and exit: 0 when the targets are in sync, 1 when the sync failed.
+    Once,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    helios_service::cli::main("helios-targetgen", || start(cli))
+}
+
+fn start(cli: Cli) -> anyhow::Result<()> {
+    let sets = cli.netbox_url.iter().map(|u| format!("netbox_url={u}")).collect();
+    let Some(config) = cli.common.load::<Config>("HELIOS_TARGETGEN", sets)? else { return Ok(()) };
+    config.validate()?;
+    let runtime = helios_service::cli::runtime().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let mut registry = Registry::with_prefix("helios_targetgen");
+        let syncer = Syncer::new(config.clone(), Metrics::register(&mut registry))?;
+        match cli.command.unwrap_or_default() {
+            Command::Once => Ok(syncer.sync().await.map(drop)?),
+            Command::Run => run(config, syncer, registry).await,
+        }
+    })
+}
+
+async fn run(config: Config, syncer: Syncer, registry: Registry) -> anyhow::Result<()> {
+    let ready = Readiness::default();
+    let webhook = Arc::new(Notify::new());
+    let (http, _task) =
+        helios_service::http::serve(config.http, Arc::new(registry), ready.clone(), Some(webhook.clone()))
+            .await
+            .with_context(|| format!("binding {}", config.http))?;
+    tracing::info!(%http, interval_secs = config.interval_secs, "syncing targets");
+    let mut tick = tokio::time::interval(Duration::from_secs(config.interval_secs));
+    let stop = helios_service::shutdown::signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return Ok(()),
+            _ = tick.tick() => {}
+            () = webhook.notified() => tracing::info!("webhook: syncing now"),
+        }
+        if syncer.sync().await.is_ok() {
+            ready.set(true);
+        }
+    }
+}

@@ -44,10 +44,17 @@ missing=()
 command -v valgrind >/dev/null || missing+=(valgrind)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
+# Real Prometheus (+ promtool), snmp_exporter, blackbox_exporter and snmpd for the target generator's
+# end-to-end test. Nothing of them starts on install; the tests start their own.
+command -v prometheus >/dev/null || missing+=(prometheus)
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v prometheus-snmp-exporter >/dev/null || missing+=(prometheus-snmp-exporter)
+command -v prometheus-blackbox-exporter >/dev/null || missing+=(prometheus-blackbox-exporter)
+[ -x /usr/sbin/snmpd ] || missing+=(snmpd)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u)
 fi
 # ClickHouse 26.9 for integration tests: chdb in a virtualenv of its own (helios-testkit finds it there).
 HELIOS_CACHE=${HELIOS_CACHE:-$HOME/.cache/helios}

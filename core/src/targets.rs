@@ -30,6 +30,8 @@ pub struct TargetRules {
     pub snmp_module: String,
     /// snmp_exporter auth of devices without `helios_snmp_auth`.
     pub snmp_auth: String,
+    /// The devices' SNMP port (snmp_exporter's targets carry it when it is not 161).
+    pub snmp_port: u16,
     /// Probe every monitored device with ICMP.
     pub blackbox_icmp: bool,
     /// Probe these TCP ports of every monitored device (`tcp_connect`).
@@ -45,6 +47,7 @@ impl Default for TargetRules {
             snmp_modules: BTreeMap::new(),
             snmp_module: "if_mib".into(),
             snmp_auth: "public_v2".into(),
+            snmp_port: 161,
             blackbox_icmp: true,
             blackbox_tcp_ports: vec![22],
             blackbox_http_roles: Vec::new(),
@@ -129,7 +132,11 @@ pub fn generate(inventory: &Inventory, rules: &TargetRules) -> Vec<Artefact> {
             let mut l = labels.clone();
             l.insert("__param_module".into(), module.clone());
             l.insert("__param_auth".into(), auth.clone());
-            snmp.push(json!({ "targets": [ip.to_string()], "labels": l }));
+            let target = match rules.snmp_port {
+                161 => ip.to_string(),
+                port => SocketAddr::new(ip, port).to_string(),
+            };
+            snmp.push(json!({ "targets": [target], "labels": l }));
         }
         let mut probe = |module: &str, target: String| {
             let mut l = labels.clone();
@@ -271,6 +278,10 @@ mod tests {
         assert_eq!(params(2), (json!("if_mib"), json!("public_v2")));
         assert_eq!(s[0]["targets"], json!(["192.0.2.1"]));
         assert_eq!(s[0]["labels"]["device"], "a");
+        let port = TargetRules { snmp_port: 1161, ..TargetRules::default() };
+        let d = Device { snmp: true, ..device("a", "2001:db8::1") };
+        let s = parsed(&generate(&inventory(vec![d]), &port), Kind::Snmp);
+        assert_eq!(s[0]["targets"], json!(["[2001:db8::1]:1161"]));
     }
 
     #[test]

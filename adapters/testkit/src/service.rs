@@ -59,11 +59,26 @@ impl Service {
     /// # Panics
     /// When it does not within `within`.
     pub fn wait_ready(&self, within: Duration) {
+        self.wait_for(&["/readyz"], within);
+    }
+
+    /// Waits until `GET path` answers 200 for every one of `paths` (`/-/ready` for Prometheus, ...).
+    ///
+    /// # Panics
+    /// When they do not within `within`.
+    pub fn wait_for(&self, paths: &[&str], within: Duration) {
         let deadline = Instant::now() + within;
-        while !http_get(self.http, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
-            assert!(Instant::now() < deadline, "service not ready within {within:?}");
-            std::thread::sleep(Duration::from_millis(100));
+        for path in paths {
+            while !http_get(self.http, path).is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+                assert!(Instant::now() < deadline, "{path} not answering 200 within {within:?}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
+    }
+
+    /// Its HTTP address.
+    pub fn http(&self) -> SocketAddr {
+        self.http
     }
 
     /// The `/metrics` page.

@@ -6,65 +6,30 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use helios_testkit::netbox::{NETBOX4_TOKEN, page, serve};
+use common::{Netbox, device};
+use helios_testkit::netbox::NETBOX4_TOKEN;
 use helios_testkit::{Service, TempDir, free_port, http_post_to, repo_root};
+
+mod common;
 
 const FILES: [&str; 4] =
     ["gnmic-targets.json", "snmp-targets.json", "blackbox-targets.json", "prometheus-targets.json"];
 
-fn device(id: u64, name: &str, ip: &str, role: &str, custom: &str) -> String {
-    format!(
-        r#"{{"id": {id}, "name": "{name}", "role": {{"name": "{role}", "slug": "{role}"}},
-            "device_type": {{"manufacturer": {{"name": "Juniper", "slug": "juniper"}}}}, "platform": {{"name": "Junos", "slug": "junos"}},
-            "tenant": null, "site": {{"id": 1, "name": "FRA1", "slug": "fra1"}}, "primary_ip4": {{"address": "{ip}/32"}},
-            "custom_fields": {{"helios_tier": "1", {custom}}}}}"#
-    )
-}
-
-/// A NetBox whose devices the test changes, and which it can take down.
-struct Netbox {
-    base: String,
-    devices: Arc<Mutex<Vec<String>>>,
-    down: Arc<AtomicBool>,
-}
-
-impl Netbox {
-    fn start() -> Netbox {
-        let devices = Arc::new(Mutex::new(vec![
-            device(
-                1,
-                "edge1",
-                "192.0.2.1",
-                "edge",
-                r#""helios_monitor": true, "helios_gnmi": true, "helios_snmp": true"#,
-            ),
-            device(
-                2,
-                "fw1",
-                "192.0.2.2",
-                "firewall",
-                r#""helios_monitor": true, "helios_snmp": true, "helios_snmp_auth": "v3_ops", "helios_gnmi_port": 6030"#,
-            ),
-            device(3, "lab1", "192.0.2.3", "edge", r#""helios_monitor": false, "helios_snmp": true"#),
-        ]));
-        let down = Arc::new(AtomicBool::new(false));
-        let (d, off) = (devices.clone(), down.clone());
-        let (base, _) = serve(Box::new(move |req, _| {
-            if off.load(Ordering::Relaxed) {
-                return (502, "bad gateway".into(), Duration::ZERO);
-            }
-            let body = match req.target.split('?').next().unwrap_or("") {
-                "/api/dcim/devices/" => page(&d.lock().expect("devices").join(","), None),
-                _ => page("", None),
-            };
-            (200, body, Duration::ZERO)
-        }));
-        Netbox { base, devices, down }
-    }
+fn netbox() -> Netbox {
+    Netbox::start(vec![
+        device(1, "edge1", "192.0.2.1", "edge", r#""helios_monitor": true, "helios_gnmi": true, "helios_snmp": true"#),
+        device(
+            2,
+            "fw1",
+            "192.0.2.2",
+            "firewall",
+            r#""helios_monitor": true, "helios_snmp": true, "helios_snmp_auth": "v3_ops", "helios_gnmi_port": 6030"#,
+        ),
+        device(3, "lab1", "192.0.2.3", "edge", r#""helios_monitor": false, "helios_snmp": true"#),
+    ])
 }
 
 struct Setup {
@@ -74,7 +39,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let netbox = Netbox::start();
+    let netbox = netbox();
     let out = TempDir::new("targets");
     let token = out.path().join("token");
     std::fs::write(&token, NETBOX4_TOKEN).expect("token");

@@ -1,0 +1,226 @@
+//! The generated targets read by the real tools (Debian packages, installed by
+//! `scripts/install-deps.sh`): Prometheus 2.42 scraping snmp_exporter 0.21 (walking a real snmpd)
+//! and blackbox_exporter 0.23 through the file_sd files helios-targetgen writes, and promtool testing
+//! the "no successful sync for 15 minutes" alert. NetBox is the stand-in of `common`.
+//!
+//! snmp_exporter 0.21 predates `auths:`: its module carries the community itself, and the
+//! `__param_auth` the generator writes (for the >= 0.23 the chart deploys) is ignored by it.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use common::{Netbox, device};
+use helios_testkit::netbox::NETBOX4_TOKEN;
+use helios_testkit::{Service, TempDir, free_port, http_get, http_post_to, repo_root};
+
+mod common;
+
+fn need(program: &str) -> String {
+    for dir in ["/usr/bin", "/usr/sbin", "/bin", "/sbin"] {
+        let path = Path::new(dir).join(program);
+        if path.exists() {
+            return path.display().to_string();
+        }
+    }
+    panic!(
+        "{program} is not installed: run scripts/install-deps.sh (Debian packages prometheus, prometheus-snmp-exporter, prometheus-blackbox-exporter, snmpd)"
+    );
+}
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// A Prometheus instant query: the label sets of the result.
+fn query(prometheus: SocketAddr, promql: &str) -> Vec<serde_json::Value> {
+    let encoded: String = promql
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"_.-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
+        .collect();
+    let Some(response) = http_get(prometheus, &format!("/api/v1/query?query={encoded}")) else { return Vec::new() };
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let v: serde_json::Value = serde_json::from_str(body.trim()).unwrap_or_default();
+    v["data"]["result"].as_array().map(|r| r.iter().map(|s| s["metric"].clone()).collect()).unwrap_or_default()
+}
+
+fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn flagged_devices_are_scraped_with_their_labels_and_vanish_when_unflagged() {
+    let (prometheus_bin, snmp_bin, blackbox_bin, snmpd_bin) =
+        (need("prometheus"), need("prometheus-snmp-exporter"), need("prometheus-blackbox-exporter"), need("snmpd"));
+    let work = TempDir::new("prom-e2e");
+    let dir = work.path();
+    let snmp_port = free_port();
+    let monitored = r#""helios_monitor": true, "helios_snmp": true"#;
+    let netbox = Netbox::start(vec![
+        device(1, "edge1", "127.0.0.1", "edge", monitored),
+        device(2, "edge2", "127.0.0.2", "core", monitored),
+    ]);
+
+    // snmpd answering on both loopback "devices".
+    std::fs::write(
+        dir.join("snmpd.conf"),
+        format!("agentaddress udp:127.0.0.1:{snmp_port},udp:127.0.0.2:{snmp_port}\nrocommunity public 127.0.0.1\n"),
+    )
+    .expect("snmpd.conf");
+    let snmpd_args: Vec<String> =
+        ["-f", "-Lo", "-C", "-c", &dir.join("snmpd.conf").display().to_string()].map(String::from).into();
+    let _snmpd = Service::start(&snmpd_bin, &snmpd_args, local(0));
+
+    // snmp_exporter 0.21 with one module: sysUpTime, community public.
+    std::fs::write(
+        dir.join("snmp.yml"),
+        "if_mib:\n  walk: [1.3.6.1.2.1.1.3]\n  metrics:\n  - name: sysUpTime\n    oid: 1.3.6.1.2.1.1.3\n    type: gauge\n    help: uptime\n  version: 2\n  auth:\n    community: public\n",
+    )
+    .expect("snmp.yml");
+    let snmp_http = local(free_port());
+    let snmp = Service::start(
+        &snmp_bin,
+        &[format!("--config.file={}", dir.join("snmp.yml").display()), format!("--web.listen-address={snmp_http}")],
+        snmp_http,
+    );
+    std::fs::write(
+        dir.join("blackbox.yml"),
+        "modules:\n  icmp:\n    prober: icmp\n  tcp_connect:\n    prober: tcp\n    timeout: 2s\n  http_2xx:\n    prober: http\n",
+    )
+    .expect("blackbox.yml");
+    let blackbox_http = local(free_port());
+    let blackbox = Service::start(
+        &blackbox_bin,
+        &[
+            format!("--config.file={}", dir.join("blackbox.yml").display()),
+            format!("--web.listen-address={blackbox_http}"),
+        ],
+        blackbox_http,
+    );
+
+    // helios-targetgen, long-running, syncing on the webhook.
+    let targets = dir.join("targets");
+    std::fs::write(dir.join("token"), NETBOX4_TOKEN).expect("token");
+    let targetgen_http = local(free_port());
+    let sets = [
+        format!("output_dir={}", targets.display()),
+        format!("netbox_token_file={}", dir.join("token").display()),
+        format!("rules.snmp_port={snmp_port}"),
+        "rules.blackbox_tcp_ports=[]".to_owned(),
+        "netbox_timeout_secs=2".to_owned(),
+        "interval_secs=3600".to_owned(),
+    ];
+    let mut args = vec!["run".to_owned(), "--netbox-url".to_owned(), netbox.base.clone(), "--http".to_owned()];
+    args.push(targetgen_http.to_string());
+    for s in sets {
+        args.extend(["--set".to_owned(), s]);
+    }
+    let targetgen = Service::start(env!("CARGO_BIN_EXE_helios-targetgen"), &args, targetgen_http);
+    targetgen.wait_ready(Duration::from_secs(20));
+
+    // Prometheus reading the generated files.
+    let file = |name: &str| targets.join(name).display().to_string();
+    let config = format!(
+        r#"global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+scrape_configs:
+  - job_name: snmp
+    metrics_path: /snmp
+    file_sd_configs: [{{files: ["{snmp_file}"], refresh_interval: 1s}}]
+    relabel_configs:
+      - {{source_labels: [__address__], target_label: __param_target}}
+      - {{target_label: __address__, replacement: "{snmp_http}"}}
+  - job_name: blackbox
+    metrics_path: /probe
+    file_sd_configs: [{{files: ["{blackbox_file}"], refresh_interval: 1s}}]
+    relabel_configs:
+      - {{source_labels: [__address__], target_label: __param_target}}
+      - {{target_label: __address__, replacement: "{blackbox_http}"}}
+  - job_name: netbox
+    file_sd_configs: [{{files: ["{prometheus_file}"], refresh_interval: 1s}}]
+    relabel_configs:
+      - {{action: labelmap, regex: __meta_netbox_(.+)}}
+      - {{source_labels: [__meta_netbox_primary_ip], target_label: __address__, replacement: "$1:9"}}
+"#,
+        snmp_file = file("snmp-targets.json"),
+        blackbox_file = file("blackbox-targets.json"),
+        prometheus_file = file("prometheus-targets.json"),
+    );
+    std::fs::write(dir.join("prometheus.yml"), config).expect("prometheus.yml");
+    let prom_http = local(free_port());
+    let prometheus = Service::start(
+        &prometheus_bin,
+        &[
+            format!("--config.file={}", dir.join("prometheus.yml").display()),
+            format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+            format!("--web.listen-address={prom_http}"),
+            "--query.lookback-delta=3s".to_owned(),
+        ],
+        prom_http,
+    );
+    prometheus.wait_for(&["/-/ready"], Duration::from_secs(30));
+    snmp.wait_for(&["/"], Duration::from_secs(10));
+    blackbox.wait_for(&["/"], Duration::from_secs(10));
+
+    // Both devices are walked by snmp_exporter and probed by blackbox, with their FR-018 labels.
+    wait_until("edge1's SNMP metrics", Duration::from_secs(30), || {
+        query(prom_http, r#"sysUpTime{device="edge1"}"#).len() == 1
+    });
+    let edge1 = &query(prom_http, r#"sysUpTime{device="edge1"}"#)[0];
+    for (label, value) in
+        [("site", "fra1"), ("vendor", "juniper"), ("platform", "junos"), ("role", "edge"), ("tier", "1")]
+    {
+        assert_eq!(edge1[label], value, "{label}: {edge1}");
+    }
+    wait_until("both devices probed", Duration::from_secs(30), || {
+        query(prom_http, r#"probe_success{job="blackbox"}"#).len() == 2
+    });
+    assert_eq!(query(prom_http, r#"up{job="netbox"}"#).len(), 2, "the Prometheus file_sd, relabelled by labelmap");
+
+    // A NetBox outage during a sync: nothing changes, the error is counted.
+    let before = std::fs::read(targets.join("snmp-targets.json")).expect("file");
+    netbox.down.store(true, Ordering::Relaxed);
+    let webhook = || http_post_to(targetgen_http, "/webhook", "{}").is_some_and(|r| r.starts_with("HTTP/1.1 202"));
+    assert!(webhook());
+    wait_until("the failed sync counted", Duration::from_secs(20), || {
+        targetgen.metrics().contains(r#"helios_targetgen_sync_errors_total{reason="netbox"} 1"#)
+    });
+    assert_eq!(std::fs::read(targets.join("snmp-targets.json")).expect("file"), before, "targets untouched");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(query(prom_http, r#"sysUpTime{device="edge1"}"#).len(), 1, "still scraped");
+
+    // edge1 unflagged in NetBox: gone from every list and from Prometheus after the next sync.
+    netbox.down.store(false, Ordering::Relaxed);
+    netbox.devices.lock().expect("devices")[0] = device(1, "edge1", "127.0.0.1", "edge", r#""helios_monitor": false"#);
+    let unflagged = Instant::now();
+    assert!(webhook());
+    wait_until("edge1 gone from Prometheus", Duration::from_secs(30), || {
+        query(prom_http, r#"sysUpTime{device="edge1"}"#).is_empty()
+            && query(prom_http, r#"probe_success{device="edge1"}"#).is_empty()
+    });
+    eprintln!("unflagged to gone from Prometheus: {:?}", unflagged.elapsed());
+    assert_eq!(query(prom_http, r#"sysUpTime{device="edge2"}"#).len(), 1, "edge2 stays");
+    assert!(targetgen.terminate().success());
+}
+
+#[test]
+fn the_stale_sync_alert_passes_its_promtool_tests() {
+    let promtool = need("promtool");
+    let tests = repo_root().join("charts/helios/files/rules/tests");
+    let out = Command::new(promtool)
+        .arg("test")
+        .arg("rules")
+        .arg("helios-targetgen.test.yaml")
+        .current_dir(&tests)
+        .output()
+        .expect("promtool runs");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS"));
+}

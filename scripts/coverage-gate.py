@@ -14,6 +14,7 @@ CRATES = {
     "adapters/clickhouse": "helios-clickhouse",
     "adapters/enrichment": "helios-enrichment",
     "adapters/kafka": "helios-kafka",
+    "adapters/kube": "helios-kube",
     "adapters/netbox": "helios-netbox",
     "adapters/pcap": "helios-pcap",
     "adapters/service": "helios-service",

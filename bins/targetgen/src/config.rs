@@ -19,8 +19,14 @@ pub struct Config {
     pub netbox_token_file: PathBuf,
     /// Timeout of one NetBox request, in seconds.
     pub netbox_timeout_secs: u64,
-    /// Where the artefacts are written (a volume the collectors read, or a ConfigMap's mount source).
+    /// Where the artefacts are written as files (a volume the collectors read), unless
+    /// `configmap_namespace` is set.
     pub output_dir: PathBuf,
+    /// Write the artefacts into a ConfigMap of this namespace instead (server-side apply, only when
+    /// changed; needs get and patch on that one ConfigMap).
+    pub configmap_namespace: Option<String>,
+    /// The ConfigMap's name.
+    pub configmap_name: String,
     /// Long-running mode: seconds between syncs (a webhook call syncs at once).
     pub interval_secs: u64,
     /// Refuse a sync that would remove more than this fraction of an artefact's targets at once.
@@ -39,6 +45,8 @@ impl Default for Config {
             netbox_token_file: "/run/secrets/netbox/token".into(),
             netbox_timeout_secs: 30,
             output_dir: "/var/lib/helios/targets".into(),
+            configmap_namespace: None,
+            configmap_name: "helios-targets".into(),
             interval_secs: 300,
             max_shrink: 0.5,
             force: false,

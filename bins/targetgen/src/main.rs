@@ -15,7 +15,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::sync::{Metrics, Syncer};
+use crate::sync::{Metrics, Output, Syncer};
 
 /// Reads the devices NetBox flags for monitoring (`helios_monitor`, with `helios_gnmi` and
 /// `helios_snmp` per protocol; NetBox 3.7 or 4.x) and writes what the collectors read:
@@ -67,7 +67,15 @@ fn start(cli: Cli) -> anyhow::Result<()> {
     let runtime = helios_service::cli::runtime().context("starting the async runtime")?;
     runtime.block_on(async {
         let mut registry = Registry::with_prefix("helios_targetgen");
-        let syncer = Syncer::new(config.clone(), Metrics::register(&mut registry))?;
+        let output = match &config.configmap_namespace {
+            Some(namespace) => {
+                let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+                let cms = helios_kube::ConfigMaps::new(client, namespace, "helios-targetgen");
+                Output::ConfigMap(Box::new(cms), config.configmap_name.clone())
+            }
+            None => Output::Files(config.output_dir.clone()),
+        };
+        let syncer = Syncer::new(config.clone(), output, Metrics::register(&mut registry))?;
         match cli.command.unwrap_or_default() {
             Command::Once => Ok(syncer.sync().await.map(drop)?),
             Command::Run => run(config, syncer, registry).await,

@@ -3,6 +3,7 @@
 //! content changed, atomically (write aside, then rename), so the tools reading it never see half a
 //! file and are not woken for nothing.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -45,6 +46,9 @@ pub enum SyncError {
         /// Why.
         detail: String,
     },
+    /// The ConfigMap could not be read or applied.
+    #[error(transparent)]
+    Kube(#[from] helios_kube::Error),
 }
 
 impl SyncError {
@@ -52,7 +56,7 @@ impl SyncError {
         match self {
             SyncError::Netbox(_) => "netbox",
             SyncError::Shrink { .. } => "shrink_refused",
-            SyncError::Write { .. } => "write",
+            SyncError::Write { .. } | SyncError::Kube(_) => "write",
         }
     }
 }
@@ -100,24 +104,57 @@ impl Metrics {
     }
 }
 
+/// Where the artefacts go.
+pub enum Output {
+    /// Files in a directory.
+    Files(PathBuf),
+    /// One ConfigMap (a key per artefact), by server-side apply.
+    ConfigMap(Box<helios_kube::ConfigMaps>, String),
+}
+
 /// Reads NetBox and writes the artefacts.
 pub struct Syncer {
     client: helios_netbox::Client,
     config: Config,
+    output: Output,
     metrics: Metrics,
 }
 
 impl Syncer {
-    /// A syncer for `config` (its NetBox token is read now).
-    pub fn new(config: Config, metrics: Metrics) -> anyhow::Result<Syncer> {
+    /// A syncer for `config` writing to `output` (the NetBox token is read now).
+    pub fn new(config: Config, output: Output, metrics: Metrics) -> anyhow::Result<Syncer> {
         let token = helios_netbox::Token::from_file(&config.netbox_token_file)?;
         let mut nb = helios_netbox::Config::new(&config.netbox_url, token)?;
         nb.timeout = std::time::Duration::from_secs(config.netbox_timeout_secs);
         nb.monitored_only = true;
         let client = helios_netbox::Client::new(nb)?;
-        std::fs::create_dir_all(&config.output_dir)
-            .map_err(|e| anyhow::anyhow!("creating {}: {e}", config.output_dir.display()))?;
-        Ok(Syncer { client, config, metrics })
+        if let Output::Files(dir) = &output {
+            std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+        }
+        Ok(Syncer { client, config, output, metrics })
+    }
+
+    /// What the output holds now, by artefact.
+    async fn previous(&self) -> Result<BTreeMap<Kind, Vec<u8>>, SyncError> {
+        let mut out = BTreeMap::new();
+        match &self.output {
+            Output::Files(dir) => {
+                for kind in Kind::ALL {
+                    if let Ok(bytes) = std::fs::read(dir.join(kind.file_name())) {
+                        out.insert(kind, bytes);
+                    }
+                }
+            }
+            Output::ConfigMap(cms, name) => {
+                let data = cms.data(name).await?.unwrap_or_default();
+                for kind in Kind::ALL {
+                    if let Some(text) = data.get(kind.file_name()) {
+                        out.insert(kind, text.clone().into_bytes());
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// One sync. Returns the artefacts it rewrote.
@@ -142,14 +179,14 @@ impl Syncer {
     async fn try_sync(&self) -> Result<Vec<Kind>, SyncError> {
         let inventory = self.client.inventory().await?;
         let artefacts = targets::generate(&inventory, &self.config.rules);
-        let mut changed: Vec<(&Artefact, PathBuf)> = Vec::new();
+        let previous = self.previous().await?;
+        let mut changed: Vec<&Artefact> = Vec::new();
         for a in &artefacts {
-            let path = self.config.output_dir.join(a.kind.file_name());
-            let previous = std::fs::read(&path).ok();
-            if previous.as_deref() == Some(a.content.as_slice()) {
+            let before = previous.get(&a.kind);
+            if before.map(Vec::as_slice) == Some(a.content.as_slice()) {
                 continue;
             }
-            let count = previous.as_deref().and_then(|p| targets::count_targets(a.kind, p));
+            let count = before.and_then(|p| targets::count_targets(a.kind, p));
             if let Some(previous) = count
                 && !self.config.force
                 && targets::is_suspicious_shrink(previous, a.targets, self.config.max_shrink)
@@ -161,16 +198,31 @@ impl Syncer {
                     max_shrink: self.config.max_shrink * 100.0,
                 });
             }
-            changed.push((a, path));
+            changed.push(a);
         }
-        for (a, path) in &changed {
-            write_atomically(path, &a.content)?;
+        match &self.output {
+            Output::Files(dir) => {
+                for a in &changed {
+                    write_atomically(&dir.join(a.kind.file_name()), &a.content)?;
+                }
+            }
+            Output::ConfigMap(cms, name) if !changed.is_empty() => {
+                let data = artefacts
+                    .iter()
+                    .map(|a| (a.kind.file_name().to_owned(), String::from_utf8_lossy(&a.content).into_owned()))
+                    .collect();
+                let labels = [("app.kubernetes.io/managed-by".to_owned(), "helios-targetgen".to_owned())].into();
+                cms.apply_if_changed(name, &data, &labels).await?;
+            }
+            Output::ConfigMap(..) => {}
+        }
+        for a in &changed {
             self.metrics.writes.get_or_create(&KindLabels { kind: a.kind.as_str() }).inc();
         }
         for a in &artefacts {
             self.metrics.targets.get_or_create(&KindLabels { kind: a.kind.as_str() }).set(a.targets as i64);
         }
-        Ok(changed.iter().map(|(a, _)| a.kind).collect())
+        Ok(changed.iter().map(|a| a.kind).collect())
     }
 }
 

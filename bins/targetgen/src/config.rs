@@ -33,6 +33,11 @@ pub struct Config {
     pub max_shrink: f64,
     /// Write even a shrink beyond `max_shrink` (after a deliberate mass removal).
     pub force: bool,
+    /// `once` mode: push the outcome to this Prometheus Pushgateway (`http://pushgateway:9091`), since
+    /// a CronJob's pod is gone before Prometheus could scrape it. A success pushes
+    /// `helios_targetgen_last_success_timestamp_seconds` and the target counts; a failure pushes only
+    /// `helios_targetgen_last_failure_timestamp_seconds`, so the last success stays as it was.
+    pub pushgateway_url: Option<String>,
     /// How devices become targets.
     pub rules: TargetRules,
 }
@@ -50,6 +55,7 @@ impl Default for Config {
             interval_secs: 300,
             max_shrink: 0.5,
             force: false,
+            pushgateway_url: None,
             rules: TargetRules::default(),
         }
     }

@@ -75,12 +75,34 @@ fn start(cli: Cli) -> anyhow::Result<()> {
             }
             None => Output::Files(config.output_dir.clone()),
         };
-        let syncer = Syncer::new(config.clone(), output, Metrics::register(&mut registry))?;
+        let metrics = Metrics::register(&mut registry);
+        let syncer = Syncer::new(config.clone(), output, metrics.clone())?;
         match cli.command.unwrap_or_default() {
-            Command::Once => Ok(syncer.sync().await.map(drop)?),
+            Command::Once => {
+                let result = syncer.sync().await;
+                if let Some(url) = &config.pushgateway_url {
+                    push(url, &sync::push_body(&metrics, result.is_ok())).await?;
+                }
+                Ok(result.map(drop)?)
+            }
             Command::Run => run(config, syncer, registry).await,
         }
     })
+}
+
+/// Replaces this job's group on the Pushgateway.
+async fn push(url: &str, body: &str) -> anyhow::Result<()> {
+    let target = format!("{}/metrics/job/helios-targetgen", url.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .post(&target)
+        .header("content-type", "text/plain; version=0.0.4")
+        .body(body.to_owned())
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .with_context(|| format!("pushing metrics to {target}"))?;
+    anyhow::ensure!(response.status().is_success(), "pushing metrics to {target}: HTTP {}", response.status());
+    Ok(())
 }
 
 async fn run(config: Config, syncer: Syncer, registry: Registry) -> anyhow::Result<()> {

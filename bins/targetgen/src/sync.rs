@@ -112,6 +112,27 @@ pub enum Output {
     ConfigMap(Box<helios_kube::ConfigMaps>, String),
 }
 
+/// The Pushgateway body after a `once` sync (Prometheus text format, gauges only: counters would
+/// restart at every run).
+pub fn push_body(metrics: &Metrics, succeeded: bool) -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    if !succeeded {
+        return format!(
+            "# TYPE helios_targetgen_last_failure_timestamp_seconds gauge\nhelios_targetgen_last_failure_timestamp_seconds {now}\n"
+        );
+    }
+    let mut body = format!(
+        "# TYPE helios_targetgen_last_success_timestamp_seconds gauge\nhelios_targetgen_last_success_timestamp_seconds {}\n\
+         # TYPE helios_targetgen_targets gauge\n",
+        metrics.last_success.get()
+    );
+    for kind in Kind::ALL {
+        let n = metrics.targets.get_or_create(&KindLabels { kind: kind.as_str() }).get();
+        body.push_str(&format!("helios_targetgen_targets{{kind=\"{}\"}} {n}\n", kind.as_str()));
+    }
+    body
+}
+
 /// Reads NetBox and writes the artefacts.
 pub struct Syncer {
     client: helios_netbox::Client,

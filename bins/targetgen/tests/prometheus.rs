@@ -227,3 +227,43 @@ fn the_stale_sync_alert_passes_its_promtool_tests() {
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS"));
 }
+
+#[test]
+fn a_cron_run_pushes_its_outcome_to_the_pushgateway() {
+    let pushgateway_bin = need("prometheus-pushgateway");
+    let work = TempDir::new("pushgateway");
+    let pushgateway = local(free_port());
+    let pg = Service::start(&pushgateway_bin, &[format!("--web.listen-address={pushgateway}")], pushgateway);
+    pg.wait_for(&["/-/ready"], Duration::from_secs(20));
+    let netbox =
+        Netbox::start(vec![device(1, "edge1", "192.0.2.1", "edge", r#""helios_monitor": true, "helios_snmp": true"#)]);
+    std::fs::write(work.path().join("token"), NETBOX4_TOKEN).expect("token");
+    let once = || {
+        Command::new(env!("CARGO_BIN_EXE_helios-targetgen"))
+            .args(["once", "--netbox-url", &netbox.base, "--set"])
+            .arg(format!("output_dir={}", work.path().join("targets").display()))
+            .arg("--set")
+            .arg(format!("netbox_token_file={}", work.path().join("token").display()))
+            .args(["--set", "netbox_timeout_secs=2", "--set"])
+            .arg(format!("pushgateway_url=http://{pushgateway}"))
+            .status()
+            .expect("runs")
+            .success()
+    };
+    let pushed = |name: &str| -> Option<String> {
+        let page = http_get(pushgateway, "/metrics")?;
+        let line = page.lines().find(|l| l.starts_with(name) && l.contains(r#"job="helios-targetgen""#))?;
+        line.rsplit(' ').next().map(str::to_owned)
+    };
+    assert!(once());
+    let success = pushed("helios_targetgen_last_success_timestamp_seconds{").expect("success pushed");
+    assert!(success.parse::<f64>().is_ok_and(|t| t > 1.7e9), "{success}");
+    assert_eq!(
+        pushed(r#"helios_targetgen_targets{instance="",job="helios-targetgen",kind="snmp"}"#).as_deref(),
+        Some("1")
+    );
+    netbox.down.store(true, Ordering::Relaxed);
+    assert!(!once(), "the sync fails while NetBox is down");
+    assert!(pushed("helios_targetgen_last_failure_timestamp_seconds{").is_some(), "the failure is pushed");
+    assert_eq!(pushed("helios_targetgen_last_success_timestamp_seconds{"), Some(success), "the last success stays");
+}

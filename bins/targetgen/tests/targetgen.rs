@@ -160,6 +160,7 @@ fn the_long_running_mode_syncs_on_the_webhook_within_seconds() {
         assert!(changed.elapsed() < Duration::from_secs(10), "the change did not reach the files within 10 s");
         std::thread::sleep(Duration::from_millis(50));
     }
+    eprintln!("NetBox change to target files: {:?}", changed.elapsed());
     let metrics = service.metrics();
     assert!(metrics.contains("helios_targetgen_targets{kind=\"snmp\"} 3"), "{metrics}");
     assert!(metrics.contains("helios_targetgen_last_success_timestamp_seconds "), "{metrics}");

@@ -39,25 +39,30 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let netbox = netbox();
-    let out = TempDir::new("targets");
-    let token = out.path().join("token");
-    std::fs::write(&token, NETBOX4_TOKEN).expect("token");
-    let dir = out.path().join("targets");
-    let args = [
-        "--netbox-url".to_owned(),
-        netbox.base.clone(),
-        "--set".to_owned(),
-        format!("output_dir={}", dir.display()),
-        "--set".to_owned(),
-        format!("netbox_token_file={}", token.display()),
-        "--set".to_owned(),
-        "rules.blackbox_http_roles=[firewall]".to_owned(),
-        "--set".to_owned(),
-        "netbox_timeout_secs=2".to_owned(),
-    ]
-    .into();
-    Setup { netbox, out, args }
+    Setup::with(netbox())
+}
+
+impl Setup {
+    fn with(netbox: Netbox) -> Setup {
+        let out = TempDir::new("targets");
+        let token = out.path().join("token");
+        std::fs::write(&token, NETBOX4_TOKEN).expect("token");
+        let dir = out.path().join("targets");
+        let args = [
+            "--netbox-url".to_owned(),
+            netbox.base.clone(),
+            "--set".to_owned(),
+            format!("output_dir={}", dir.display()),
+            "--set".to_owned(),
+            format!("netbox_token_file={}", token.display()),
+            "--set".to_owned(),
+            "rules.blackbox_http_roles=[firewall]".to_owned(),
+            "--set".to_owned(),
+            "netbox_timeout_secs=2".to_owned(),
+        ]
+        .into();
+        Setup { netbox, out, args }
+    }
 }
 
 impl Setup {
@@ -166,4 +171,17 @@ fn the_long_running_mode_syncs_on_the_webhook_within_seconds() {
     assert!(metrics.contains("helios_targetgen_last_success_timestamp_seconds "), "{metrics}");
     assert!(!metrics.contains("helios_targetgen_sync_errors_total{"), "{metrics}");
     assert!(service.terminate().success());
+}
+
+#[test]
+fn netbox_3_7_devices_become_the_same_targets() {
+    // NetBox 3.7 calls the role `device_role`; everything else the generator reads is shaped alike.
+    let v37 = device(1, "edge1", "192.0.2.1", "edge", r#""helios_monitor": true, "helios_snmp": true"#)
+        .replace(r#""role": {"#, r#""device_role": {"#);
+    assert!(v37.contains("device_role"));
+    let s = Setup::with(Netbox::start(vec![v37]));
+    assert!(s.once(&[]));
+    let snmp = targets(&s.dir(), "snmp-targets.json");
+    assert_eq!(snmp[0]["labels"]["role"], "edge");
+    assert_eq!(snmp[0]["labels"]["device"], "edge1");
 }

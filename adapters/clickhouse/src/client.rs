@@ -123,6 +123,11 @@ impl ClickHouse {
             done.push(m.version);
         }
         self.align_ttls(retention).await?;
+        if let Some(source) = &self.config.kafka_engine {
+            for sql in schema::kafka_path(db, source) {
+                self.execute("the Kafka-engine path", &sql).await?;
+            }
+        }
         Ok(done)
     }
 

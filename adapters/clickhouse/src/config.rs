@@ -39,6 +39,9 @@ pub struct Config {
     pub ttl_1m_days: u32,
     /// Days `flows_1h` keeps rows.
     pub ttl_1h_days: u32,
+    /// The spec's compatible path: ClickHouse itself consumes the enriched topic (a Kafka-engine table
+    /// and a materialized view into `flows_raw`, created by the migrations). Off: Helios inserts.
+    pub kafka_engine: Option<crate::schema::KafkaSource>,
 }
 
 impl Default for Config {
@@ -58,6 +61,7 @@ impl Default for Config {
             raw_ttl_days: 7,
             ttl_1m_days: 30,
             ttl_1h_days: 90,
+            kafka_engine: None,
         }
     }
 }

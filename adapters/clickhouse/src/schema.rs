@@ -205,7 +205,8 @@ fn hour_view(db: &str) -> String {
 }
 
 /// Where the Kafka-engine path reads enriched flows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KafkaSource {
     /// `host:port,host:port`.
     pub brokers: String,

@@ -319,3 +319,20 @@ async fn a_full_disk_rejects_inserts_whole_and_they_succeed_once_space_is_back()
     ch.insert_retrying(&b, Some(Instant::now() + Duration::from_secs(30))).await.expect("space is back");
     assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "150");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kafka_engine_path_is_created_by_migrate_when_configured() {
+    // chdb refuses every Kafka-engine table ("Shutdown was called"): that the migration sends it and
+    // reports the refusal is what can be checked here; the DDL itself is checked by ClickHouse's
+    // parser above.
+    let engine = Engine::start();
+    let k = KafkaSource { brokers: "127.0.0.1:1".into(), topic: "helios-flows-enriched".into(), group: "ch".into() };
+    let config = Config { kafka_engine: Some(k), ..config(&engine) };
+    let err = ClickHouse::new(config, Metrics::default()).expect("config").migrate().await.expect_err("chdb");
+    assert!(err.to_string().contains("the Kafka-engine path"), "{err}");
+    let ch = connect(&engine).await;
+    assert_eq!(
+        scalar(&ch, "SELECT count() FROM system.tables WHERE database = 'helios' AND name = 'flows_raw'").await,
+        "1"
+    );
+}

@@ -273,6 +273,13 @@ impl ClickHouse {
     }
 }
 
+/// The `migrate` subcommand of the services: applies the schema once, and logs what it applied.
+pub async fn migrate_once(config: Config) -> Result<()> {
+    let applied = ClickHouse::new(config, Metrics::default())?.migrate().await?;
+    tracing::info!(?applied, "ClickHouse schema is up to date");
+    Ok(())
+}
+
 /// The code of a ClickHouse error message (`Code: 243. DB::Exception: ...`), 0 when absent.
 fn error_code(message: &str) -> u32 {
     message

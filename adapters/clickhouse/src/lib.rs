@@ -17,7 +17,7 @@ pub mod metrics;
 pub mod schema;
 
 pub use block::{Block, BlockBuilder};
-pub use client::ClickHouse;
+pub use client::{ClickHouse, migrate_once};
 pub use config::Config;
 pub use metrics::Metrics;
 

@@ -66,11 +66,7 @@ fn start(cli: Cli) -> anyhow::Result<()> {
     config.validate()?;
     let runtime = helios_service::cli::runtime().context("starting the async runtime")?;
     match cli.command.unwrap_or_default() {
-        ServiceCommand::Migrate => runtime.block_on(async {
-            let applied = ClickHouse::new(config.clickhouse, helios_clickhouse::Metrics::default())?.migrate().await?;
-            tracing::info!(?applied, "ClickHouse schema is up to date");
-            Ok(())
-        }),
+        ServiceCommand::Migrate => Ok(runtime.block_on(helios_clickhouse::migrate_once(config.clickhouse))?),
         ServiceCommand::Run => runtime.block_on(run(config)),
     }
 }

@@ -258,3 +258,19 @@ fn saved_templates_let_a_restarted_collector_decode_at_once() {
     wait_for_rows(&ch, all + data_only_flows);
     assert!(second.service.terminate().success());
 }
+
+#[test]
+fn migrate_applies_the_schema_and_exits() {
+    let ch = ClickHouse::start();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_helios-flowd"))
+        .args(["migrate", "--clickhouse-url", &ch.url(), "--set", "clickhouse.compression=false"])
+        .status()
+        .expect("helios-flowd runs");
+    assert!(status.success());
+    assert_eq!(ch.query("SELECT count() FROM system.tables WHERE database = 'helios' AND name LIKE 'flows_%'"), "5");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_helios-flowd"))
+        .args(["migrate", "--set", "clickhouse.url=ftp://x"])
+        .output()
+        .expect("helios-flowd runs");
+    assert!(!bad.status.success(), "an invalid setting fails before anything starts");
+}

@@ -43,7 +43,7 @@ pub fn recv_buffer(socket: &UdpSocket) -> io::Result<usize> {
 /// is there, with every other one already waiting (up to the batch size).
 pub struct BatchReceiver {
     socket: UdpSocket,
-    buffers: Vec<Vec<u8>>,
+    buffers: Box<[[u8; DATAGRAM]; BATCH]>,
     headers: MultiHeaders<SockaddrStorage>,
     received: Vec<(usize, Option<SocketAddr>)>,
 }
@@ -51,15 +51,19 @@ pub struct BatchReceiver {
 /// Largest UDP payload.
 const DATAGRAM: usize = 65_536;
 
+/// Datagrams taken per call, at most.
+pub const BATCH: usize = 32;
+
 impl BatchReceiver {
-    /// A receiver taking up to `batch` datagrams per call (64 KiB of buffer each).
-    pub fn new(socket: UdpSocket, batch: usize) -> BatchReceiver {
-        let batch = batch.max(1);
+    /// A receiver taking up to [`BATCH`] datagrams per call (64 KiB of buffer each). Receiving
+    /// allocates nothing.
+    pub fn new(socket: UdpSocket) -> BatchReceiver {
         BatchReceiver {
             socket,
-            buffers: vec![vec![0; DATAGRAM]; batch],
-            headers: MultiHeaders::preallocate(batch, None),
-            received: Vec::with_capacity(batch),
+            // Built on the heap: 2 MiB would not fit a thread's stack.
+            buffers: vec![[0; DATAGRAM]; BATCH].into_boxed_slice().try_into().expect("BATCH buffers, by construction"),
+            headers: MultiHeaders::preallocate(BATCH, None),
+            received: Vec::with_capacity(BATCH),
         }
     }
 
@@ -68,8 +72,7 @@ impl BatchReceiver {
     pub fn recv(&mut self, mut each: impl FnMut(&[u8], SocketAddr)) -> io::Result<usize> {
         self.received.clear();
         {
-            let mut slices: Vec<[IoSliceMut<'_>; 1]> =
-                self.buffers.iter_mut().map(|b| [IoSliceMut::new(b.as_mut_slice())]).collect();
+            let mut slices: [[IoSliceMut<'_>; 1]; BATCH] = self.buffers.each_mut().map(|b| [IoSliceMut::new(b)]);
             let fd = self.socket.as_raw_fd();
             match recvmmsg(fd, &mut self.headers, slices.iter_mut(), MsgFlags::MSG_WAITFORONE, None) {
                 Ok(results) => {
@@ -122,7 +125,7 @@ mod tests {
     fn a_batch_takes_every_waiting_datagram_with_its_source() {
         let socket = bind("127.0.0.1:0".parse().expect("addr"), 1 << 20, Duration::from_millis(50)).expect("bind");
         let port = socket.local_addr().expect("addr");
-        let mut rx = BatchReceiver::new(socket, 4);
+        let mut rx = BatchReceiver::new(socket);
         assert_eq!(rx.recv(|_, _| panic!("nothing was sent")).expect("timeout"), 0);
         let sender = UdpSocket::bind("127.0.0.1:0").expect("sender");
         for i in 0..6u8 {
@@ -137,12 +140,12 @@ mod tests {
                     got.push(payload.to_vec());
                 })
                 .expect("recv");
-            assert!((1..=4).contains(&n), "{n}");
+            assert!((1..=BATCH).contains(&n), "{n}");
         }
         assert_eq!(got, (0..6u8).map(|i| vec![i; 3]).collect::<Vec<_>>());
         let v6 = bind("[::1]:0".parse().expect("v6"), 1 << 16, Duration::from_millis(50)).expect("bind");
         let v6_port = v6.local_addr().expect("addr");
-        let mut rx6 = BatchReceiver::new(v6, 2);
+        let mut rx6 = BatchReceiver::new(v6);
         UdpSocket::bind("[::1]:0").expect("v6 sender").send_to(b"x", v6_port).expect("send");
         let mut from6 = None;
         rx6.recv(|_, from| from6 = Some(from)).expect("recv");

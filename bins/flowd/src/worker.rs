@@ -23,9 +23,6 @@ use rustc_hash::FxHashMap;
 use crate::metrics::{ExporterLabels, Metrics, MissLabels, ReasonLabels};
 use crate::sink::Queue;
 
-/// Datagrams taken per receive call, at most.
-const RECV_BATCH: usize = 32;
-
 /// Records per datagram, at most (a 64 KiB datagram of the smallest records stays below it).
 const BATCH: usize = 8192;
 
@@ -71,7 +68,7 @@ impl Worker {
     /// Receives until `stop` is set, then queues what it holds.
     pub fn run(mut self, stop: &AtomicBool) {
         let mut rx = match self.socket.try_clone() {
-            Ok(socket) => BatchReceiver::new(socket, RECV_BATCH),
+            Ok(socket) => BatchReceiver::new(socket),
             Err(e) => {
                 tracing::error!(error = %e, "cannot use the UDP socket; this worker stops");
                 return;

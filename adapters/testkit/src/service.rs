@@ -19,8 +19,16 @@ pub fn http_post(addr: SocketAddr, body: &str) -> Option<String> {
 
 /// `POST path` with `body` on `addr`; the whole response, or `None` when nothing answers.
 pub fn http_post_to(addr: SocketAddr, path: &str, body: &str) -> Option<String> {
-    let head =
-        format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    http_post_with(addr, path, &[], body)
+}
+
+/// `POST path` with extra `headers` and `body` on `addr`; the whole response, or `None`.
+pub fn http_post_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &str) -> Option<String> {
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
     http(addr, &(head + body))
 }
 

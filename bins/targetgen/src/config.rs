@@ -29,6 +29,10 @@ pub struct Config {
     pub configmap_name: String,
     /// Long-running mode: seconds between syncs (a webhook call syncs at once).
     pub interval_secs: u64,
+    /// File holding the secret of the NetBox webhook (a mounted Secret; never logged). When set, a
+    /// `POST /webhook` counts only if NetBox signed it (`X-Hook-Signature`, HMAC-SHA512 of the body);
+    /// anything else is refused with 403 and counted.
+    pub webhook_secret_file: Option<PathBuf>,
     /// Refuse a sync that would remove more than this fraction of an artefact's targets at once.
     pub max_shrink: f64,
     /// Write even a shrink beyond `max_shrink` (after a deliberate mass removal).
@@ -53,6 +57,7 @@ impl Default for Config {
             configmap_namespace: None,
             configmap_name: "helios-targets".into(),
             interval_secs: 300,
+            webhook_secret_file: None,
             max_shrink: 0.5,
             force: false,
             pushgateway_url: None,

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use helios_service::cli::CommonArgs;
 use helios_service::http::Readiness;
+use helios_service::webhook::Webhook;
 use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 
@@ -24,7 +25,8 @@ use crate::sync::{Metrics, Output, Syncer};
 /// tier. No credential is written anywhere.
 ///
 /// Two modes: `once` syncs and exits (for a CronJob, every 5 minutes by default); `run` (the default)
-/// syncs every `interval_secs` and at once when NetBox calls `POST /webhook`, serving `/metrics`.
+/// syncs every `interval_secs` and at once when NetBox calls `POST /webhook`, serving `/metrics`;
+/// with `webhook_secret_file` set, only webhook calls NetBox signed with that secret count.
 /// A NetBox error, a timeout or a malformed answer leaves the files as they were; a sync that would
 /// remove more than `max_shrink` of an artefact's targets is refused (and counted) unless
 /// `force=true`. Files are rewritten only when their content changes.
@@ -105,13 +107,22 @@ async fn push(url: &str, body: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(config: Config, syncer: Syncer, registry: Registry) -> anyhow::Result<()> {
+async fn run(config: Config, syncer: Syncer, mut registry: Registry) -> anyhow::Result<()> {
     let ready = Readiness::default();
     let webhook = Arc::new(Notify::new());
-    let (http, _task) =
-        helios_service::http::serve(config.http, Arc::new(registry), ready.clone(), Some(webhook.clone()))
-            .await
-            .with_context(|| format!("binding {}", config.http))?;
+    let secret = match &config.webhook_secret_file {
+        Some(path) => {
+            let secret =
+                std::fs::read(path).with_context(|| format!("reading webhook_secret_file {}", path.display()))?;
+            anyhow::ensure!(!secret.trim_ascii().is_empty(), "webhook_secret_file {} is empty", path.display());
+            Some(secret.trim_ascii().to_vec())
+        }
+        None => None,
+    };
+    let hook = Webhook::new(webhook.clone(), secret, &mut registry);
+    let (http, _task) = helios_service::http::serve(config.http, Arc::new(registry), ready.clone(), Some(hook))
+        .await
+        .with_context(|| format!("binding {}", config.http))?;
     tracing::info!(%http, interval_secs = config.interval_secs, "syncing targets");
     let mut tick = tokio::time::interval(Duration::from_secs(config.interval_secs));
     let stop = helios_service::shutdown::signal();

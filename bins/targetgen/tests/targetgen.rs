@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::{Netbox, device};
 use helios_testkit::netbox::NETBOX4_TOKEN;
-use helios_testkit::{Service, TempDir, free_port, http_post_to, repo_root};
+use helios_testkit::{Service, TempDir, free_port, http_post_with, repo_root};
+use hmac::{Hmac, Mac};
+use sha2::Sha512;
 
 mod common;
 
@@ -139,12 +141,16 @@ fn an_outage_or_a_sudden_shrink_leaves_the_targets_untouched_unless_forced() {
 fn the_long_running_mode_syncs_on_the_webhook_within_seconds() {
     let s = setup();
     let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let secret_file = s.out.path().join("webhook-secret");
+    std::fs::write(&secret_file, "hook-secret\n").expect("secret");
     let mut args = vec![
         "run".to_owned(),
         "--http".to_owned(),
         http.to_string(),
         "--set".to_owned(),
         "interval_secs=3600".to_owned(),
+        "--set".to_owned(),
+        format!("webhook_secret_file={}", secret_file.display()),
     ];
     args.extend(s.args.iter().cloned());
     let service = Service::start(env!("CARGO_BIN_EXE_helios-targetgen"), &args, http);
@@ -158,8 +164,19 @@ fn the_long_running_mode_syncs_on_the_webhook_within_seconds() {
         "core",
         r#""helios_monitor": true, "helios_snmp": true"#,
     ));
+    // NetBox signs its webhooks with the shared secret; a call without the right signature is refused.
+    let body = r#"{"event": "updated", "model": "device"}"#;
+    let mut mac = Hmac::<Sha512>::new_from_slice(b"hook-secret").expect("any key length");
+    mac.update(body.as_bytes());
+    let signature: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    for forged in [vec![], vec![("X-Hook-Signature", "00ff")]] {
+        let refused = http_post_with(http, "/webhook", &forged, body);
+        assert!(refused.as_deref().is_some_and(|r| r.starts_with("HTTP/1.1 403")), "{refused:?}");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(targets(&s.dir(), "snmp-targets.json").as_array().map(Vec::len), Some(2), "no sync on a forged call");
     let changed = Instant::now();
-    let webhook = http_post_to(http, "/webhook", r#"{"event": "updated", "model": "device"}"#);
+    let webhook = http_post_with(http, "/webhook", &[("X-Hook-Signature", &signature)], body);
     assert!(webhook.is_some_and(|r| r.starts_with("HTTP/1.1 202")));
     while targets(&s.dir(), "snmp-targets.json").as_array().map(Vec::len) != Some(3) {
         assert!(changed.elapsed() < Duration::from_secs(10), "the change did not reach the files within 10 s");
@@ -170,6 +187,9 @@ fn the_long_running_mode_syncs_on_the_webhook_within_seconds() {
     assert!(metrics.contains("helios_targetgen_targets{kind=\"snmp\"} 3"), "{metrics}");
     assert!(metrics.contains("helios_targetgen_last_success_timestamp_seconds "), "{metrics}");
     assert!(!metrics.contains("helios_targetgen_sync_errors_total{"), "{metrics}");
+    assert!(metrics.contains(r#"helios_targetgen_webhook_requests_total{result="bad_signature"} 2"#), "{metrics}");
+    assert!(metrics.contains(r#"helios_targetgen_webhook_requests_total{result="accepted"} 1"#), "{metrics}");
+    assert!(!metrics.contains("hook-secret"));
     assert!(service.terminate().success());
 }
 

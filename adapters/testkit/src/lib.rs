@@ -18,7 +18,7 @@ mod service;
 mod tansu;
 
 pub use clickhouse::ClickHouse;
-pub use service::{Service, http_get, http_post, http_post_to, http_post_with};
+pub use service::{Service, http_body, http_get, http_post, http_post_to, http_post_with};
 pub use tansu::Tansu;
 
 use std::path::PathBuf;

@@ -12,6 +12,25 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
     http(addr, &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
 }
 
+/// The body of an HTTP/1.1 `response` as [`http_get`] returns it, its chunked transfer encoding
+/// undone (servers chunk bodies they do not size up front, such as Prometheus's larger answers).
+pub fn http_body(response: &str) -> String {
+    let Some((head, body)) = response.split_once("\r\n\r\n") else { return String::new() };
+    if !head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        return body.to_owned();
+    }
+    let (mut out, mut rest) = (String::new(), body);
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
 /// `POST /` with `body` on `addr`; the whole response, or `None` when nothing answers.
 pub fn http_post(addr: SocketAddr, body: &str) -> Option<String> {
     http_post_to(addr, "/", body)

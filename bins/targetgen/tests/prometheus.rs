@@ -4,7 +4,10 @@
 //! the "no successful sync for 15 minutes" alert. NetBox is the stand-in of `common`.
 //!
 //! snmp_exporter 0.21 predates `auths:`: its module carries the community itself, and the
-//! `__param_auth` the generator writes (for the >= 0.23 the chart deploys) is ignored by it.
+//! `__param_auth` the generator writes (for the >= 0.23 the chart deploys) is ignored by it. No
+//! snmp_exporter >= 0.23 can be installed here (Debian 12 ships 0.21; no registry this machine reaches
+//! carries a newer build), so the test checks our side of that contract: Prometheus sends the auth
+//! *name* as the `auth` URL parameter of every SNMP scrape, beside `module` and `target`.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::{Netbox, device};
 use helios_testkit::netbox::NETBOX4_TOKEN;
-use helios_testkit::{Service, TempDir, free_port, http_get, http_post_to, repo_root};
+use helios_testkit::{Service, TempDir, free_port, http_body, http_get, http_post_to, repo_root};
 
 mod common;
 
@@ -43,9 +46,20 @@ fn query(prometheus: SocketAddr, promql: &str) -> Vec<serde_json::Value> {
         })
         .collect();
     let Some(response) = http_get(prometheus, &format!("/api/v1/query?query={encoded}")) else { return Vec::new() };
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    let v: serde_json::Value = serde_json::from_str(body.trim()).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(http_body(&response).trim()).unwrap_or_default();
     v["data"]["result"].as_array().map(|r| r.iter().map(|s| s["metric"].clone()).collect()).unwrap_or_default()
+}
+
+/// The URLs Prometheus scrapes for `job`.
+fn scrape_urls(prometheus: SocketAddr, job: &str) -> Vec<String> {
+    let Some(response) = http_get(prometheus, "/api/v1/targets?state=active") else { return Vec::new() };
+    let v: serde_json::Value = serde_json::from_str(http_body(&response).trim()).unwrap_or_default();
+    let targets = v["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
+    targets
+        .iter()
+        .filter(|t| t["labels"]["job"] == job)
+        .filter_map(|t| t["scrapeUrl"].as_str().map(str::to_owned))
+        .collect()
 }
 
 fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
@@ -178,6 +192,14 @@ scrape_configs:
         [("site", "fra1"), ("vendor", "juniper"), ("platform", "junos"), ("role", "edge"), ("tier", "1")]
     {
         assert_eq!(edge1[label], value, "{label}: {edge1}");
+    }
+    // snmp_exporter >= 0.23 reads the credentials' name from `auth`, the module from `module`.
+    let urls = scrape_urls(prom_http, "snmp");
+    assert_eq!(urls.len(), 2, "{urls:?}");
+    for url in &urls {
+        for param in ["auth=public_v2", "module=if_mib", "target=127.0.0."] {
+            assert!(url.contains(param), "{param} in {url}");
+        }
     }
     wait_until("both devices probed", Duration::from_secs(30), || {
         query(prom_http, r#"probe_success{job="blackbox"}"#).len() == 2

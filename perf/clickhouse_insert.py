@@ -4,9 +4,9 @@
 1. Runs `helios sim` into `helios-flowd` (release builds, ClickHouse via scripts/chdb_server.py) for
    3 s, then exports 200K of the rows it stored as RowBinary, with the table's DDL.
 2. In-process (chdb, no HTTP), inserts those rows 5 times into fresh tables of several layouts and
-   prints rows/s: the current layout without views; labels as LowCardinality(String) instead of
-   String; and the current layout with its materialized views, through the HTTP front as the
-   services insert.
+   prints rows/s: the current layout without views, as RowBinary and as Native; labels as
+   LowCardinality(String) instead of String; and the current layout with its materialized views,
+   through the HTTP front as the services insert, as RowBinary and as Native.
 
 Usage: perf/clickhouse_insert.py   (builds nothing: run `cargo build --release -p helios -p helios-flowd`)
 """
@@ -60,6 +60,8 @@ def export(work):
     cols = post(ch_port, "SELECT arrayStringConcat(groupArray(name), ', ') FROM (SELECT name FROM system.columns "
                          "WHERE database = 'helios' AND table = 'flows_raw' ORDER BY position)").decode().strip()
     body = post(ch_port, f"SELECT {cols} FROM helios.flows_raw LIMIT {ROWS} FORMAT RowBinary")
+    native = post(ch_port, f"SELECT {cols} FROM helios.flows_raw LIMIT {ROWS} FORMAT Native")
+    pathlib.Path(f"{work}/rows.native").write_bytes(native)
     ddl = post(ch_port, "SELECT create_table_query FROM system.tables WHERE database = 'helios' "
                         "AND name = 'flows_raw' FORMAT TSVRaw").decode().strip()
     pathlib.Path(f"{work}/rows.rb").write_bytes(body)
@@ -68,6 +70,12 @@ def export(work):
         post(ch_port, f"INSERT INTO helios.flows_raw ({cols}) FORMAT RowBinary", body,
              insert_deduplication_token=f"bench-{i}")
     print(f"current layout, with views, over HTTP: {REPEAT * ROWS / (time.time() - t):,.0f} rows/s", flush=True)
+    t = time.time()
+    for i in range(REPEAT):
+        post(ch_port, f"INSERT INTO helios.flows_raw ({cols}) FORMAT Native", native,
+             insert_deduplication_token=f"bench-native-{i}")
+    print(f"current layout, with views, over HTTP, Native format: {REPEAT * ROWS / (time.time() - t):,.0f} rows/s",
+          flush=True)
     ch.kill()
     return cols, ddl
 
@@ -77,16 +85,17 @@ def in_process(work, cols, ddl):
 import tempfile, time
 from chdb import session
 ddl, cols = {ddl!r}, {cols!r}
-def run(label, sql):
+def run(label, sql, fmt="RowBinary", file="rows.rb"):
     s = session.Session(tempfile.mkdtemp(dir={work!r}))
     s.query("CREATE DATABASE helios")
     s.query(sql)
     t = time.time()
     for _ in range({REPEAT}):
-        s.query(f"INSERT INTO helios.flows_raw ({{cols}}) FROM INFILE '{work}/rows.rb' FORMAT RowBinary")
+        s.query(f"INSERT INTO helios.flows_raw ({{cols}}) FROM INFILE '{work}/{{file}}' FORMAT {{fmt}}")
     print(f"{{label}}: {{{REPEAT} * {ROWS} / (time.time() - t):,.0f}} rows/s", flush=True)
     s.close()
 run("current layout, no views", ddl)
+run("current layout, no views, Native format", ddl, "Native", "rows.native")
 run("labels LowCardinality(String), no views", ddl.replace(" String CODEC(ZSTD(1))", " LowCardinality(String)"))
 """
     subprocess.run([str(PYTHON), "-c", code], check=True)

@@ -80,6 +80,8 @@ def main():
     ap.add_argument("--duration", type=int, default=60)
     ap.add_argument("--exporters", type=int, default=8)
     ap.add_argument("--out", default=str(ROOT / "perf/load-results.json"))
+    ap.add_argument("--flowd-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra helios-flowd setting, e.g. clickhouse.format=rowbinary (repeatable)")
     args = ap.parse_args()
 
     subprocess.run(["cargo", "build", "--release", "--locked", "-p", "helios", "-p", "helios-flowd"], cwd=ROOT,
@@ -98,6 +100,7 @@ def main():
         str(TARGET / "release/helios-flowd"), "--listen", f"127.0.0.1:{udp_port}", "--http", f"127.0.0.1:{http_port}",
         "--clickhouse-url", f"http://127.0.0.1:{ch_port}", "--set", "clickhouse.compression=false",
         "--set", "recv_buffer_bytes=67108864", "--set", "clickhouse.batch_rows=200000",
+        *[a for kv in args.flowd_set for a in ("--set", kv)],
     ], stderr=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{http_port}/readyz")
     results = []

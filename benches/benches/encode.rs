@@ -4,6 +4,7 @@
 //!   hand-written encoder straight from `FlowRecord`s against `prost` encoding ready-made messages
 //!   (the peer is not charged for building them).
 //! - `encode/rowbinary`: ClickHouse rows of enriched records (NetBox + GeoIP test data).
+//! - `encode/native`: a 10,000-row block of those rows transposed into a ClickHouse `Native` block.
 //! - `pipeline/<workload>`: decode + enrich + RowBinary of one datagram, records per second — what a
 //!   helios-flowd worker does per datagram besides the receive syscall.
 //!
@@ -11,6 +12,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use helios_benches::workloads;
+use helios_core::encode::native::NativeEncoder;
 use helios_core::encode::protobuf::{self, FlowMessage};
 use helios_core::encode::rowbinary::write_row;
 use helios_core::enrich::enricher::enrich;
@@ -59,6 +61,27 @@ fn encode(c: &mut Criterion) {
                     write_row(r, batch.lists(r), e, &snapshot, &mut out);
                 }
                 black_box(out.len())
+            })
+        });
+        group.finish();
+
+        // A block of about 10,000 of these rows, transposed into a Native block.
+        let (mut rows, mut block_rows) = (Vec::new(), 0);
+        while block_rows < 10_000 {
+            for (r, e) in batch.records().iter().zip(&enriched) {
+                write_row(r, batch.lists(r), e, &snapshot, &mut rows);
+            }
+            block_rows += records.max(1);
+        }
+        let mut group = c.benchmark_group(format!("encode/native/{}", w.name));
+        group.throughput(Throughput::Elements(block_rows as u64));
+        let mut native = NativeEncoder::new();
+        let mut block = Vec::new();
+        group.bench_function("from_rowbinary", |b| {
+            b.iter(|| {
+                block.clear();
+                native.encode(&rows, &mut block).expect("whole rows");
+                black_box(block.len())
             })
         });
         group.finish();

@@ -123,6 +123,14 @@ pub enum Error {
         /// What was wrong.
         detail: String,
     },
+    /// `RowBinary` rows handed to the `Native` encoder do not hold whole rows.
+    #[error("RowBinary rows: {reason} at byte {offset}")]
+    RowBinary {
+        /// What was wrong.
+        reason: Reason,
+        /// Byte offset into the rows.
+        offset: usize,
+    },
     /// A protobuf `FlowMessage` could not be decoded.
     #[error("protobuf FlowMessage: {reason} at byte {offset}")]
     Protobuf {
@@ -141,7 +149,9 @@ impl Error {
     /// The reason, for per-reason counters.
     pub const fn reason(&self) -> Reason {
         match self {
-            Error::Datagram { reason, .. } | Error::Protobuf { reason, .. } => *reason,
+            Error::Datagram { reason, .. } | Error::Protobuf { reason, .. } | Error::RowBinary { reason, .. } => {
+                *reason
+            }
             Error::TemplateImport { .. } => Reason::BadTemplate,
             Error::GeoIp { .. } | Error::Inventory { .. } => Reason::BadEnrichmentData,
         }

@@ -35,7 +35,8 @@ pub struct ClickHouse {
     client: clickhouse::Client,
     config: Config,
     metrics: Metrics,
-    insert_sql: String,
+    /// `INSERT INTO <db>.flows_raw (<columns>) FORMAT `, completed by each block's format.
+    insert_prefix: String,
 }
 
 impl std::fmt::Debug for ClickHouse {
@@ -55,8 +56,8 @@ impl ClickHouse {
         if let Some(password) = config.password()? {
             client = client.with_password(password);
         }
-        let insert_sql = format!("INSERT INTO {}.flows_raw ({}) FORMAT RowBinary", config.database, column_names());
-        Ok(ClickHouse { client, config, metrics, insert_sql })
+        let insert_prefix = format!("INSERT INTO {}.flows_raw ({}) FORMAT ", config.database, column_names());
+        Ok(ClickHouse { client, config, metrics, insert_prefix })
     }
 
     /// The configuration.
@@ -192,7 +193,7 @@ impl ClickHouse {
         let run = async {
             let mut insert = self
                 .client
-                .insert_formatted_with(self.insert_sql.clone())
+                .insert_formatted_with(format!("{}{}", self.insert_prefix, block.format.as_str()))
                 .with_setting("insert_deduplication_token", block.token.clone())
                 .with_setting("insert_deduplicate", "1")
                 .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")

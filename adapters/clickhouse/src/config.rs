@@ -21,6 +21,9 @@ pub struct Config {
     pub password_file: Option<PathBuf>,
     /// LZ4-compress insert bodies (off for servers that cannot decompress them, like the test front).
     pub compression: bool,
+    /// The format of insert bodies: `native` (the default: ClickHouse ingests it ~1.5× faster) or
+    /// `rowbinary`.
+    pub format: InsertFormat,
     /// Timeout of one request, in milliseconds.
     pub timeout_ms: u64,
     /// Flush a block at this many rows.
@@ -52,6 +55,7 @@ impl Default for Config {
             user: "default".into(),
             password_file: None,
             compression: true,
+            format: InsertFormat::Native,
             timeout_ms: 30_000,
             batch_rows: 100_000,
             batch_bytes: 32 << 20,
@@ -62,6 +66,26 @@ impl Default for Config {
             ttl_1m_days: 30,
             ttl_1h_days: 90,
             kafka_engine: None,
+        }
+    }
+}
+
+/// The format of insert bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InsertFormat {
+    /// Column by column (`helios_core::encode::native`): what ClickHouse parses fastest.
+    Native,
+    /// Row by row (`helios_core::encode::rowbinary`).
+    RowBinary,
+}
+
+impl InsertFormat {
+    /// The name in `INSERT ... FORMAT <name>`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InsertFormat::Native => "Native",
+            InsertFormat::RowBinary => "RowBinary",
         }
     }
 }

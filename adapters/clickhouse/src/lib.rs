@@ -18,7 +18,7 @@ pub mod schema;
 
 pub use block::{Block, BlockBuilder};
 pub use client::{ClickHouse, migrate_once};
-pub use config::Config;
+pub use config::{Config, InsertFormat};
 pub use metrics::Metrics;
 
 /// Errors talking to ClickHouse. Messages carry the URL and table, never a password.

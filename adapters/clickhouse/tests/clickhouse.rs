@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use helios_clickhouse::block::{BlockBuilder, Limits};
 use helios_clickhouse::schema::{KafkaSource, kafka_path};
-use helios_clickhouse::{Block, ClickHouse, Config, Metrics};
+use helios_clickhouse::{Block, ClickHouse, Config, InsertFormat, Metrics};
 use helios_core::encode::rowbinary::{FLOW_COLUMNS, write_header, write_row};
 use helios_core::enrich::enricher::enrich;
 use helios_core::enrich::published::Snapshot;
@@ -52,15 +52,29 @@ fn flows(n: u64, at_ns: u64) -> Vec<FlowRecord> {
         .collect()
 }
 
+/// The records as one block in the default format (Native), without lists.
 fn block(records: &[FlowRecord], snap: &Snapshot, token: &str) -> Block {
+    block_in(InsertFormat::Native, records, |_| FlowLists::EMPTY, snap, token)
+}
+
+fn block_in(
+    format: InsertFormat,
+    records: &[FlowRecord],
+    lists: impl Fn(usize) -> FlowLists,
+    snap: &Snapshot,
+    token: &str,
+) -> Block {
     let mut enriched = Vec::new();
     enrich(records, snap, &mut enriched);
-    let mut b = BlockBuilder::new(Limits { rows: usize::MAX, bytes: usize::MAX, age: Duration::from_secs(60) });
-    for (r, e) in records.iter().zip(&enriched) {
-        write_row(r, &FlowLists::EMPTY, e, snap, b.buffer());
+    let limits = Limits { rows: usize::MAX, bytes: usize::MAX, age: Duration::from_secs(60) };
+    let mut b = BlockBuilder::new(limits, format);
+    for (i, (r, e)) in records.iter().zip(&enriched).enumerate() {
+        write_row(r, &lists(i), e, snap, b.buffer());
     }
     b.add_rows(records.len(), Instant::now());
-    b.take(token.into()).expect("rows")
+    let block = b.take(token.into()).expect("rows");
+    assert_eq!(block.format, format);
+    block
 }
 
 async fn scalar(ch: &ClickHouse, sql: &str) -> String {
@@ -135,6 +149,32 @@ async fn enriched_flows_read_back_exactly() {
         ]
     );
     assert_eq!(scalar(&ch, "SELECT count(), sum(raw_bytes) FROM helios.flows_raw").await, "3\t6");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_and_rowbinary_blocks_store_the_same_rows() {
+    let engine = Engine::start();
+    let ch = connect(&engine).await;
+    let snap = enrichment_snapshot();
+    let records = flows(500, now_ns());
+    // AS paths, communities and MPLS labels of varying lengths (arrays are laid out differently).
+    let lists = |i: usize| {
+        let mut l = FlowLists::EMPTY;
+        for k in 0..i % 4 {
+            l.as_path.push(65000 + k as u32);
+            l.bgp_communities.push((i * 10 + k) as u32);
+        }
+        l
+    };
+    let mut stored = Vec::new();
+    for (format, token) in [(InsertFormat::Native, "n"), (InsertFormat::RowBinary, "r")] {
+        ch.insert(&block_in(format, &records, lists, &snap, token)).await.expect("insert");
+        stored.push(scalar(&ch, "SELECT * FROM helios.flows_raw ORDER BY time_received FORMAT TSV").await);
+        ch.execute("truncate", "TRUNCATE TABLE helios.flows_raw").await.expect("truncate");
+    }
+    assert_eq!(stored[0].lines().count(), 500);
+    assert!(stored[0].contains("[65000,65001,65002]"), "arrays stored");
+    assert_eq!(stored[0], stored[1]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,7 +281,12 @@ async fn an_outage_is_retried_until_the_block_is_stored_once() {
 async fn refusals_are_reported_with_their_code_and_not_retried() {
     let engine = Engine::start();
     let ch = connect(&engine).await;
-    let garbage = Block { data: bytes::Bytes::from_static(b"\x01\x02\x03"), rows: 1, token: "bad".into() };
+    let garbage = Block {
+        data: bytes::Bytes::from_static(b"\x01\x02\x03"),
+        format: InsertFormat::RowBinary,
+        rows: 1,
+        token: "bad".into(),
+    };
     let started = Instant::now();
     let err = ch.insert_retrying(&garbage, None).await.expect_err("garbage is refused");
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -283,7 +328,9 @@ async fn the_kafka_engine_path_parses_and_its_view_feeds_flows_raw() {
     // One message as Helios publishes it on the enriched topic: header, then rows.
     let mut message = Vec::new();
     write_header(&mut message);
-    message.extend_from_slice(&block(&flows(4, now_ns()), &enrichment_snapshot(), "k").data);
+    let rows =
+        block_in(InsertFormat::RowBinary, &flows(4, now_ns()), |_| FlowLists::EMPTY, &enrichment_snapshot(), "k");
+    message.extend_from_slice(&rows.data);
     let mut insert = ch
         .client()
         .insert_formatted_with("INSERT INTO helios.flows_kafka FORMAT RowBinaryWithNamesAndTypes".to_owned());

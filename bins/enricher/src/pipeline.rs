@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use helios_clickhouse::block::Limits;
-use helios_clickhouse::{BlockBuilder, ClickHouse};
+use helios_clickhouse::{BlockBuilder, ClickHouse, InsertFormat};
 use helios_core::encode::protobuf::decode_payload;
 use helios_core::encode::rowbinary::{write_header, write_row};
 use helios_core::enrich::enricher::{Enriched, enrich};
@@ -161,7 +161,10 @@ impl State {
             let (committed, metadata) = consumer.committed(partition, Duration::from_secs(10))?;
             let part = Partition {
                 cursor: Cursor::resume(committed, &metadata, offset),
-                block: BlockBuilder::new(self.limits),
+                block: BlockBuilder::new(
+                    self.limits,
+                    self.clickhouse.as_ref().map_or(InsertFormat::RowBinary, |c| c.config().format),
+                ),
             };
             tracing::info!(
                 partition,

@@ -134,7 +134,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 socket,
                 decoder,
                 template_file: config.template_dir.as_ref().map(|d| d.join(file_name)),
-                clickhouse: ch.is_some().then(|| (BlockBuilder::new((&config.clickhouse).into()), queue.clone())),
+                clickhouse: ch
+                    .is_some()
+                    .then(|| (BlockBuilder::new((&config.clickhouse).into(), config.clickhouse.format), queue.clone())),
                 kafka: producer.clone().map(|producer| worker::KafkaOutputs {
                     producer,
                     raw_topic: o.kafka_raw.then(|| config.kafka.raw_topic.clone()),

@@ -96,7 +96,12 @@ mod tests {
     use super::*;
 
     fn block(len: usize, rows: u64) -> Block {
-        Block { data: vec![0u8; len].into(), rows, token: "t".into() }
+        Block {
+            data: vec![0u8; len].into(),
+            format: helios_clickhouse::InsertFormat::RowBinary,
+            rows,
+            token: "t".into(),
+        }
     }
 
     #[test]

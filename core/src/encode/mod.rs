@@ -1,6 +1,7 @@
-//! Encoders: goflow2-compatible protobuf (Kafka), ClickHouse RowBinary (inserts) and JSON lines
-//! (humans, tests).
+//! Encoders: goflow2-compatible protobuf (Kafka), ClickHouse RowBinary and Native (inserts) and
+//! JSON lines (humans, tests).
 
 pub mod json;
+pub mod native;
 pub mod protobuf;
 pub mod rowbinary;

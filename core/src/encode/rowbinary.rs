@@ -22,10 +22,59 @@ pub struct Column {
     pub ty: &'static str,
     /// `CODEC(...)` arguments, or empty.
     pub codec: &'static str,
+    /// How its values are laid out (derived from the type).
+    pub layout: Layout,
+}
+
+/// How a column's values are laid out, in `RowBinary` and in `Native` alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// A fixed number of little-endian bytes (integers, `Enum8`, `DateTime64`, `IPv6`).
+    Fixed(u8),
+    /// A LEB128 length, then the bytes.
+    String,
+    /// `Array(UInt32)`: in a row, a LEB128 count then the elements; in `Native`, cumulative `UInt64`
+    /// offsets, then all the elements.
+    ArrayU32,
 }
 
 const fn col(name: &'static str, ty: &'static str, codec: &'static str) -> Column {
-    Column { name, ty, codec }
+    Column { name, ty, codec, layout: layout_of(ty) }
+}
+
+/// The layout of a column type; a type without one does not compile (`FLOW_COLUMNS` is a constant).
+const fn layout_of(ty: &str) -> Layout {
+    const FIXED: [(&str, u8); 7] =
+        [(TIME, 8), (FLOW_TYPE, 1), ("UInt8", 1), ("UInt16", 2), ("UInt32", 4), ("UInt64", 8), ("IPv6", 16)];
+    let mut i = 0;
+    while i < FIXED.len() {
+        if same(ty, FIXED[i].0) {
+            return Layout::Fixed(FIXED[i].1);
+        }
+        i += 1;
+    }
+    if same(ty, "String") {
+        Layout::String
+    } else if same(ty, "Array(UInt32)") {
+        Layout::ArrayU32
+    } else {
+        panic!("a flows_raw column type without a known layout")
+    }
+}
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 const TIME: &str = "DateTime64(9, 'UTC')";
@@ -328,6 +377,18 @@ mod tests {
         let types = out.windows(21).position(|w| w == b"\x14DateTime64(9, 'UTC')").expect("first type");
         let names_len: usize = FLOW_COLUMNS.iter().map(|c| 1 + c.name.len()).sum();
         assert_eq!(types, 1 + names_len);
+    }
+
+    #[test]
+    fn the_fixed_width_part_is_the_leading_fixed_columns() {
+        let fixed: usize = FLOW_COLUMNS
+            .iter()
+            .map_while(|c| match c.layout {
+                Layout::Fixed(w) => Some(usize::from(w)),
+                Layout::String | Layout::ArrayU32 => None,
+            })
+            .sum();
+        assert_eq!(fixed, FIXED_WIDTH);
     }
 
     #[test]

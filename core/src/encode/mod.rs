@@ -2,6 +2,7 @@
 //! JSON lines (humans, tests).
 
 pub mod json;
+mod leb128;
 pub mod native;
 pub mod protobuf;
 pub mod rowbinary;

@@ -7,13 +7,18 @@
 //! a flow maps onto columns; this module only regroups their bytes, column by column, with the
 //! layout each column's type has in [`FLOW_COLUMNS`].
 
-use super::rowbinary::{FLOW_COLUMNS, Layout};
+use super::leb128;
+use super::rowbinary::{FLOW_COLUMNS, Layout, Row};
 use crate::error::{Error, Reason, Result};
 
 /// Regroups `RowBinary` rows into `Native` blocks. Keeps its buffers between blocks, so a warmed-up
 /// encoder allocates only the block it returns.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NativeEncoder {
+    /// The leading fixed-width columns: (offset in the row, width) of each.
+    prefix: Vec<(usize, usize)>,
+    /// Their total width: where each row's variable part starts.
+    prefix_len: usize,
     /// Where each row starts.
     starts: Vec<usize>,
     /// Per column after the fixed-width prefix: its values (for arrays, the cumulative offsets).
@@ -22,27 +27,35 @@ pub struct NativeEncoder {
     elements: Vec<Vec<u8>>,
 }
 
-/// The leading fixed-width columns (every row starts with them, at the same offsets): (offset in the
-/// row, width) of each.
-fn prefix() -> impl Iterator<Item = (usize, usize)> {
-    FLOW_COLUMNS
-        .iter()
-        .map_while(|c| match c.layout {
-            Layout::Fixed(w) => Some(usize::from(w)),
-            Layout::String | Layout::ArrayU32 => None,
-        })
-        .scan(0, |offset, w| {
-            let at = *offset;
-            *offset += w;
-            Some((at, w))
-        })
+impl Default for NativeEncoder {
+    fn default() -> Self {
+        NativeEncoder::new()
+    }
 }
 
 impl NativeEncoder {
     /// An encoder with empty buffers.
     pub fn new() -> NativeEncoder {
-        let rest = FLOW_COLUMNS.len() - prefix().count();
-        NativeEncoder { starts: Vec::new(), columns: vec![Vec::new(); rest], elements: vec![Vec::new(); rest] }
+        // Every row starts with the same fixed-width columns, at the same offsets.
+        let widths = FLOW_COLUMNS.iter().map_while(|c| match c.layout {
+            Layout::Fixed(w) => Some(usize::from(w)),
+            Layout::String | Layout::ArrayU32 => None,
+        });
+        let mut prefix_len = 0;
+        let prefix: Vec<_> = widths
+            .map(|w| {
+                prefix_len += w;
+                (prefix_len - w, w)
+            })
+            .collect();
+        let rest = FLOW_COLUMNS.len() - prefix.len();
+        NativeEncoder {
+            prefix,
+            prefix_len,
+            starts: Vec::new(),
+            columns: vec![Vec::new(); rest],
+            elements: vec![Vec::new(); rest],
+        }
     }
 
     /// Appends to `out` the `Native` block of the `rows` (`RowBinary` rows of [`FLOW_COLUMNS`], as
@@ -52,16 +65,16 @@ impl NativeEncoder {
         self.split(rows)?;
         let n = self.starts.len();
         out.reserve(rows.len() + n * 8 * self.columns.len() / 4 + 4096);
-        put_len(out, FLOW_COLUMNS.len());
-        put_len(out, n);
+        Row(out).len(FLOW_COLUMNS.len());
+        Row(out).len(n);
         let (head, tail) = FLOW_COLUMNS.split_at(FLOW_COLUMNS.len() - self.columns.len());
         // The prefix columns, straight from the rows (fixed offsets and widths): each column's region
         // of `out` is laid out first, then filled a chunk of rows at a time, so that the rows being
         // read stay in cache however large the block.
         let mut regions = Vec::with_capacity(head.len());
-        for (column, (offset, width)) in head.iter().zip(prefix()) {
-            put_str(out, column.name);
-            put_str(out, column.ty);
+        for (column, &(offset, width)) in head.iter().zip(&self.prefix) {
+            Row(out).str(column.name);
+            Row(out).str(column.ty);
             regions.push((out.len(), offset, width));
             out.resize(out.len() + n * width, 0);
         }
@@ -80,8 +93,8 @@ impl NativeEncoder {
             }
         }
         for ((column, values), elements) in tail.iter().zip(&self.columns).zip(&self.elements) {
-            put_str(out, column.name);
-            put_str(out, column.ty);
+            Row(out).str(column.name);
+            Row(out).str(column.ty);
             out.extend_from_slice(values);
             out.extend_from_slice(elements);
         }
@@ -95,41 +108,40 @@ impl NativeEncoder {
         for c in self.columns.iter_mut().chain(self.elements.iter_mut()) {
             c.clear();
         }
-        let prefix_len: usize = prefix().map(|(_, w)| w).sum();
         let rest = &FLOW_COLUMNS[FLOW_COLUMNS.len() - self.columns.len()..];
         let mut totals = vec![0u64; rest.len()];
         let mut at = 0;
+        // Every read below is checked, so a row cut anywhere (its prefix included) is an error.
         while at < rows.len() {
             let bad = |offset| Error::RowBinary { reason: Reason::Truncated, offset };
             self.starts.push(at);
-            at += prefix_len;
+            at += self.prefix_len;
             for (((column, values), elements), total) in
                 rest.iter().zip(&mut self.columns).zip(&mut self.elements).zip(&mut totals)
             {
-                let (bytes, next) = match column.layout {
-                    Layout::Fixed(width) => (rows.get(at..at + usize::from(width)), at + usize::from(width)),
+                let end = match column.layout {
+                    Layout::Fixed(width) => {
+                        let end = at + usize::from(width);
+                        values.extend_from_slice(rows.get(at..end).ok_or(bad(at))?);
+                        end
+                    }
                     Layout::String => {
-                        let (len, header) = leb128(rows.get(at..).unwrap_or(&[])).ok_or(bad(at))?;
-                        (rows.get(at..at + header + len), at + header + len) // Native: the same prefix and bytes
+                        // Native has the same length prefix and bytes.
+                        let (len, header) = length(rows, at).ok_or(bad(at))?;
+                        let end = at + header + len;
+                        values.extend_from_slice(rows.get(at..end).ok_or(bad(at))?);
+                        end
                     }
                     Layout::ArrayU32 => {
-                        let (count, header) = leb128(rows.get(at..).unwrap_or(&[])).ok_or(bad(at))?;
+                        let (count, header) = length(rows, at).ok_or(bad(at))?;
                         let end = at + header + count.checked_mul(4).ok_or(bad(at))?;
+                        elements.extend_from_slice(rows.get(at + header..end).ok_or(bad(at))?);
                         *total += count as u64;
                         values.extend_from_slice(&total.to_le_bytes());
-                        (rows.get(at + header..end), end)
+                        end
                     }
                 };
-                let bytes = bytes.ok_or(bad(at))?;
-                if column.layout == Layout::ArrayU32 {
-                    elements.extend_from_slice(bytes);
-                } else {
-                    values.extend_from_slice(bytes);
-                }
-                at = next;
-            }
-            if at > rows.len() {
-                return Err(bad(rows.len()));
+                at = end;
             }
         }
         Ok(())
@@ -149,32 +161,10 @@ fn gather<const W: usize>(rows: &[u8], starts: &[usize], offset: usize, dst: &mu
     }
 }
 
-/// A LEB128 length at the start of `b`: its value and how many bytes it took.
-fn leb128(b: &[u8]) -> Option<(usize, usize)> {
-    let mut value = 0usize;
-    for (i, &byte) in b.iter().enumerate().take(5) {
-        value |= usize::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((value, i + 1));
-        }
-    }
-    None
-}
-
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            return out.push(byte);
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_len(out, s.len());
-    out.extend_from_slice(s.as_bytes());
+/// The LEB128 length at `at` of `rows`, and how many bytes it took.
+fn length(rows: &[u8], at: usize) -> Option<(usize, usize)> {
+    let (len, header) = leb128::read(rows.get(at..)?)?;
+    Some((usize::try_from(len).ok()?, header))
 }
 
 #[cfg(test)]
@@ -189,7 +179,7 @@ mod tests {
     fn columns(block: &[u8]) -> (usize, Vec<(String, String, Vec<u8>)>) {
         let mut at = 0;
         let next_len = |b: &[u8], at: &mut usize| {
-            let (n, h) = leb128(&b[*at..]).expect("length");
+            let (n, h) = length(b, *at).expect("length");
             *at += h;
             n
         };

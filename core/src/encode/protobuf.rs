@@ -8,6 +8,7 @@
 
 use prost::Message;
 
+use super::leb128;
 use crate::error::{Error, Reason, Result};
 use crate::flow::{Addr, Batch, Bounded, FlowLists, FlowRecord, FlowType, Layer, LayerStack};
 
@@ -124,7 +125,7 @@ pub fn encode_delimited(rec: &FlowRecord, lists: &FlowLists, out: &mut Vec<u8>) 
     encode(rec, lists, out);
     let len = out.len() - at - 2;
     let mut prefix = [0u8; 10];
-    let n = varint_into(len as u64, &mut prefix);
+    let n = leb128::write_into(len as u64, &mut prefix);
     match n {
         2 => out[at..at + 2].copy_from_slice(&prefix[..2]),
         1 => {
@@ -208,8 +209,7 @@ pub fn encode(rec: &FlowRecord, lists: &FlowLists, out: &mut Vec<u8>) {
 /// the bytes consumed (prefix included).
 pub fn decode_delimited(buf: &[u8]) -> Result<(FlowRecord, FlowLists, usize)> {
     let bad = |offset| Error::Protobuf { reason: Reason::BadProtobuf, offset };
-    let len = prost::encoding::decode_varint(&mut &buf[..]).map_err(|_| bad(0))?;
-    let prefix = varint_len(len);
+    let (len, prefix) = leb128::read(buf).ok_or(bad(0))?;
     let end = usize::try_from(len).ok().and_then(|l| prefix.checked_add(l)).ok_or(bad(0))?;
     let body = buf.get(prefix..end).ok_or(Error::Protobuf { reason: Reason::Truncated, offset: buf.len() })?;
     let (rec, lists) = decode(body).map_err(|e| match e {
@@ -419,38 +419,15 @@ pub fn to_message(r: &FlowRecord, lists: &FlowLists) -> FlowMessage {
 }
 
 #[inline]
-fn varint_into(mut v: u64, buf: &mut [u8; 10]) -> usize {
-    let mut i = 0;
-    while v >= 0x80 {
-        buf[i] = (v as u8) | 0x80;
-        v >>= 7;
-        i += 1;
-    }
-    buf[i] = v as u8;
-    i + 1
-}
-
-fn varint_len(v: u64) -> usize {
-    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
-}
-
-#[inline]
-fn varint(w: &mut Vec<u8>, v: u64) {
-    let mut buf = [0u8; 10];
-    let n = varint_into(v, &mut buf);
-    w.extend_from_slice(&buf[..n]);
-}
-
-#[inline]
 fn key(w: &mut Vec<u8>, tag: u32, wire: u32) {
-    varint(w, u64::from((tag << 3) | wire));
+    leb128::write(w, u64::from((tag << 3) | wire));
 }
 
 #[inline]
 fn uint(w: &mut Vec<u8>, tag: u32, v: u64) {
     if v != 0 {
         key(w, tag, 0);
-        varint(w, v);
+        leb128::write(w, v);
     }
 }
 
@@ -462,17 +439,17 @@ fn bytes(w: &mut Vec<u8>, tag: u32, b: &[u8]) {
 
 fn bytes_always(w: &mut Vec<u8>, tag: u32, b: &[u8]) {
     key(w, tag, 2);
-    varint(w, b.len() as u64);
+    leb128::write(w, b.len() as u64);
     w.extend_from_slice(b);
 }
 
 fn packed(w: &mut Vec<u8>, tag: u32, values: impl Iterator<Item = u64> + Clone) {
-    let len: usize = values.clone().map(varint_len).sum();
+    let len: usize = values.clone().map(leb128::len).sum();
     if len > 0 {
         key(w, tag, 2);
-        varint(w, len as u64);
+        leb128::write(w, len as u64);
         for v in values {
-            varint(w, v);
+            leb128::write(w, v);
         }
     }
 }
@@ -480,14 +457,6 @@ fn packed(w: &mut Vec<u8>, tag: u32, values: impl Iterator<Item = u64> + Clone) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn varint_lengths_match_the_encoding() {
-        for v in [0u64, 1, 127, 128, 16_383, 16_384, u64::from(u32::MAX), u64::MAX] {
-            let mut buf = [0u8; 10];
-            assert_eq!(varint_into(v, &mut buf), varint_len(v), "{v}");
-        }
-    }
 
     #[test]
     fn delimited_prefix_is_fixed_up_for_short_and_long_bodies() {

@@ -7,6 +7,7 @@
 //! unknown). `bytes` and `packets` are normalised by the sampling rate — what every
 //! dashboard sums — and `raw_bytes` / `raw_packets` keep what the exporter sent.
 
+use super::leb128;
 use crate::enrich::enricher::Enriched;
 use crate::enrich::geoip::GeoAnswer;
 use crate::enrich::inventory::{Device, Interface, Prefix};
@@ -281,7 +282,7 @@ fn ipv6(a: &Addr) -> [u8; 16] {
 }
 
 /// RowBinary primitives: little-endian integers, LEB128 lengths.
-struct Row<'a>(&'a mut Vec<u8>);
+pub(crate) struct Row<'a>(pub(crate) &'a mut Vec<u8>);
 
 impl Row<'_> {
     fn u32(&mut self, v: u32) {
@@ -292,20 +293,12 @@ impl Row<'_> {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
 
-    fn len(&mut self, mut n: usize) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                self.0.push(byte);
-                return;
-            }
-            self.0.push(byte | 0x80);
-        }
+    pub(crate) fn len(&mut self, n: usize) {
+        leb128::write(self.0, n as u64);
     }
 
     #[inline]
-    fn str(&mut self, s: &str) {
+    pub(crate) fn str(&mut self, s: &str) {
         // Labels are short: a one-byte length is the rule, LEB128 the exception.
         match u8::try_from(s.len()) {
             Ok(n) if n < 0x80 => self.0.push(n),

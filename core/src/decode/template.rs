@@ -179,8 +179,7 @@ impl Template {
                 let Some(rec) = sink.batch.push(sink.base) else { return Err((Reason::BatchFull, i * n)) };
                 let truncated =
                     self.fill(rec, window(body, i * n, record, &mut copy), &sink.clock, sink.source_sampling);
-                sink.truncated_lists += u64::from(truncated);
-                self.keep_extras(record, sink.batch);
+                self.account(record, truncated, sink);
             }
             return Ok(OptionValues::default());
         }
@@ -236,15 +235,15 @@ impl Template {
             let mut s = Scratch::default();
             self.walk(record, |op, v| fields::apply(op.target, v, rec, &mut s));
             fields::finish(rec, &s, &sink.clock, sink.source_sampling);
-            self.account(record, &s, sink);
+            self.account(record, s.truncated, sink);
         }
         Ok(OptionValues::default())
     }
 
     /// After a record: counts overflowing lists and keeps its unmapped fields when asked to.
     #[inline(always)]
-    fn account(&self, record: &[u8], s: &Scratch, sink: &mut Sink<'_>) {
-        sink.truncated_lists += u64::from(s.truncated);
+    fn account(&self, record: &[u8], truncated: bool, sink: &mut Sink<'_>) {
+        sink.truncated_lists += u64::from(truncated);
         if sink.keep_extras {
             self.keep_extras(record, sink.batch);
         }

@@ -5,8 +5,10 @@
 //! NetBox's signature, `X-Hook-Signature: hex(HMAC-SHA512(secret, body))`; anything else is refused
 //! with 403 and counted, so that nobody who can reach the port can make the service hammer NetBox.
 
+use std::path::Path;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use hmac::{Hmac, Mac};
 use hyper::StatusCode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -95,6 +97,15 @@ impl Webhook {
     }
 }
 
+/// Reads a webhook secret from `path` (a mounted Secret), surrounding whitespace removed; an empty
+/// secret is refused. The error names the file, never its content.
+pub fn read_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let secret = std::fs::read(path).with_context(|| format!("reading webhook secret file {}", path.display()))?;
+    let secret = secret.trim_ascii();
+    anyhow::ensure!(!secret.is_empty(), "webhook secret file {} is empty", path.display());
+    Ok(secret.to_vec())
+}
+
 /// Whether `signature` (hex, either case) is HMAC-SHA512 of `body` under `secret`; compared in
 /// constant time.
 fn signed(secret: &[u8], body: &[u8], signature: &[u8]) -> bool {
@@ -140,6 +151,18 @@ mod tests {
         assert!(text.contains(r#"t_webhook_requests_total{result="accepted"} 2"#), "{text}");
         assert!(text.contains(r#"t_webhook_requests_total{result="bad_signature"} 4"#), "{text}");
         assert!(!format!("{hook:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn secrets_are_read_trimmed_and_never_empty() {
+        let path = std::env::temp_dir().join(format!("helios-webhook-secret-{}", std::process::id()));
+        std::fs::write(&path, "s3cret\n").expect("write");
+        assert_eq!(read_secret(&path).expect("read"), b"s3cret");
+        std::fs::write(&path, " \n").expect("write");
+        let err = read_secret(&path).expect_err("empty").to_string();
+        assert!(err.contains("is empty") && err.contains(&path.display().to_string()), "{err}");
+        std::fs::remove_file(&path).expect("remove");
+        assert!(read_secret(&path).is_err());
     }
 
     #[test]

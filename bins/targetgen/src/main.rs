@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use helios_service::cli::CommonArgs;
 use helios_service::http::Readiness;
-use helios_service::webhook::Webhook;
+use helios_service::webhook::{self, Webhook};
 use prometheus_client::registry::Registry;
 use tokio::sync::Notify;
 
@@ -110,15 +110,7 @@ async fn push(url: &str, body: &str) -> anyhow::Result<()> {
 async fn run(config: Config, syncer: Syncer, mut registry: Registry) -> anyhow::Result<()> {
     let ready = Readiness::default();
     let webhook = Arc::new(Notify::new());
-    let secret = match &config.webhook_secret_file {
-        Some(path) => {
-            let secret =
-                std::fs::read(path).with_context(|| format!("reading webhook_secret_file {}", path.display()))?;
-            anyhow::ensure!(!secret.trim_ascii().is_empty(), "webhook_secret_file {} is empty", path.display());
-            Some(secret.trim_ascii().to_vec())
-        }
-        None => None,
-    };
+    let secret = config.webhook_secret_file.as_deref().map(webhook::read_secret).transpose()?;
     let hook = Webhook::new(webhook.clone(), secret, &mut registry);
     let (http, _task) = helios_service::http::serve(config.http, Arc::new(registry), ready.clone(), Some(hook))
         .await

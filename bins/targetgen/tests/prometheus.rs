@@ -62,6 +62,14 @@ fn scrape_urls(prometheus: SocketAddr, job: &str) -> Vec<String> {
         .collect()
 }
 
+/// A Prometheus exporter started with `config` written to `file`, listening on a free port.
+fn exporter(bin: &str, file: &Path, config: &str) -> (Service, SocketAddr) {
+    std::fs::write(file, config).expect("exporter config");
+    let http = local(free_port());
+    let args = [format!("--config.file={}", file.display()), format!("--web.listen-address={http}")];
+    (Service::start(bin, &args, http), http)
+}
+
 fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !done() {
@@ -94,30 +102,15 @@ fn flagged_devices_are_scraped_with_their_labels_and_vanish_when_unflagged() {
     let _snmpd = Service::start(&snmpd_bin, &snmpd_args, local(0));
 
     // snmp_exporter 0.21 with one module: sysUpTime, community public.
-    std::fs::write(
-        dir.join("snmp.yml"),
-        "if_mib:\n  walk: [1.3.6.1.2.1.1.3]\n  metrics:\n  - name: sysUpTime\n    oid: 1.3.6.1.2.1.1.3\n    type: gauge\n    help: uptime\n  version: 2\n  auth:\n    community: public\n",
-    )
-    .expect("snmp.yml");
-    let snmp_http = local(free_port());
-    let snmp = Service::start(
+    let (snmp, snmp_http) = exporter(
         &snmp_bin,
-        &[format!("--config.file={}", dir.join("snmp.yml").display()), format!("--web.listen-address={snmp_http}")],
-        snmp_http,
+        &dir.join("snmp.yml"),
+        "if_mib:\n  walk: [1.3.6.1.2.1.1.3]\n  metrics:\n  - name: sysUpTime\n    oid: 1.3.6.1.2.1.1.3\n    type: gauge\n    help: uptime\n  version: 2\n  auth:\n    community: public\n",
     );
-    std::fs::write(
-        dir.join("blackbox.yml"),
-        "modules:\n  icmp:\n    prober: icmp\n  tcp_connect:\n    prober: tcp\n    timeout: 2s\n  http_2xx:\n    prober: http\n",
-    )
-    .expect("blackbox.yml");
-    let blackbox_http = local(free_port());
-    let blackbox = Service::start(
+    let (blackbox, blackbox_http) = exporter(
         &blackbox_bin,
-        &[
-            format!("--config.file={}", dir.join("blackbox.yml").display()),
-            format!("--web.listen-address={blackbox_http}"),
-        ],
-        blackbox_http,
+        &dir.join("blackbox.yml"),
+        "modules:\n  icmp:\n    prober: icmp\n  tcp_connect:\n    prober: tcp\n    timeout: 2s\n  http_2xx:\n    prober: http\n",
     );
 
     // helios-targetgen, long-running, syncing on the webhook.

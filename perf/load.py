@@ -5,9 +5,17 @@ For each rate (flows/s, all exporters together) it sends NetFlow v9, IPFIX and s
 for --duration seconds, waits until ClickHouse stops growing, and compares the rows in flows_raw with
 the flows sent. Zero loss means every flow sent is a row. For each Helios process it reports CPU (in
 cores, averaged over the send window) and peak RSS; the ClickHouse stand-in (chdb behind a Python HTTP
-front, one process) is reported too, since on a 2-core machine it competes for the same cores.
+front, one process) and the generator are reported too, since on a 2-core machine they compete for
+the same cores, and so is the count of flows_raw's active parts once the rows are in (merges keeping
+up keep it small). ClickHouse runs with perf/clickhouse-load.xml (merges at a lower priority than
+inserts).
 
-Usage: perf/load.py [--rates 100000,200000,...] [--duration 60] [--out perf/load-results.json]
+With --merges deferred, ClickHouse's background merges of flows_raw are paused while each rate runs
+(SYSTEM STOP MERGES; they run afterwards): what is left is the path Helios is responsible for, UDP to
+inserted rows, without the database's background work competing for the same two cores.
+
+Usage: perf/load.py [--rates 100000,200000,...] [--duration 60] [--merges on|deferred]
+                    [--clickhouse-config FILE] [--out FILE]
 Builds the release binaries first. Stops at the first rate that loses flows.
 """
 
@@ -15,6 +23,7 @@ import argparse
 import json
 import os
 import pathlib
+import resource
 import signal
 import socket
 import subprocess
@@ -79,6 +88,10 @@ def main():
     ap.add_argument("--rates", default="100000,200000,300000,400000,500000,600000")
     ap.add_argument("--duration", type=int, default=60)
     ap.add_argument("--exporters", type=int, default=8)
+    ap.add_argument("--merges", choices=["on", "deferred"], default="on",
+                    help="deferred: pause flows_raw's background merges while a rate runs")
+    ap.add_argument("--clickhouse-config", default=str(ROOT / "perf/clickhouse-load.xml"),
+                    help="ClickHouse server settings (XML) for the chdb stand-in")
     ap.add_argument("--out", default=str(ROOT / "perf/load-results.json"))
     ap.add_argument("--flowd-set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra helios-flowd setting, e.g. clickhouse.format=rowbinary (repeatable)")
@@ -93,7 +106,8 @@ def main():
 
     work = tempfile.mkdtemp(prefix="helios-load-")
     ch_port, udp_port, http_port = free_port(), free_port(), free_port()
-    ch = subprocess.Popen([str(CACHE / "venv/bin/python"), str(ROOT / "scripts/chdb_server.py"), "--path",
+    ch = subprocess.Popen([str(CACHE / "venv/bin/python"), str(ROOT / "scripts/chdb_server.py"),
+                           "--config-file", args.clickhouse_config, "--path",
                            f"{work}/ch", "--port", str(ch_port)], stdout=subprocess.PIPE)
     ch.stdout.readline()
     flowd = subprocess.Popen([
@@ -107,7 +121,10 @@ def main():
     try:
         for rate in [int(r) for r in args.rates.split(",")]:
             query(ch_port, "TRUNCATE TABLE helios.flows_raw")
+            if args.merges == "deferred":
+                query(ch_port, "SYSTEM STOP MERGES helios.flows_raw")
             before = {p.pid: cpu_seconds(p.pid) for p in (flowd, ch)}
+            sim_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             drops_before = udp_drops()
             t0 = time.time()
             sim = subprocess.run([str(TARGET / "release/helios"), "sim", "--target", f"127.0.0.1:{udp_port}",
@@ -115,6 +132,8 @@ def main():
                                   "--exporters", str(args.exporters)], capture_output=True, check=True)
             window = time.time() - t0
             cpu = {p.pid: (cpu_seconds(p.pid) - before[p.pid]) / window for p in (flowd, ch)}
+            sim_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            sim_cpu = (sim_after.ru_utime + sim_after.ru_stime - sim_before.ru_utime - sim_before.ru_stime) / window
             sent = json.loads(sim.stdout)
             rows, stable_since = -1, time.time()
             while time.time() - stable_since < 3:
@@ -122,7 +141,12 @@ def main():
                 if now != rows:
                     rows, stable_since = now, time.time()
                 time.sleep(0.5)
+            parts = int(query(ch_port, "SELECT count() FROM system.parts WHERE database = 'helios' "
+                                       "AND table = 'flows_raw' AND active"))
+            if args.merges == "deferred":
+                query(ch_port, "SYSTEM START MERGES helios.flows_raw")
             r = {
+                "merges": args.merges,
                 "rate": rate,
                 "sent": sent["flows"],
                 "sent_per_second": sent["flows_per_second"],
@@ -133,6 +157,8 @@ def main():
                 "flowd_peak_rss_mib": round(peak_rss_mib(flowd.pid), 1),
                 "clickhouse_cpu_cores": round(cpu[ch.pid], 3),
                 "clickhouse_peak_rss_mib": round(peak_rss_mib(ch.pid), 1),
+                "generator_cpu_cores": round(sim_cpu, 3),
+                "flows_raw_active_parts": parts,
             }
             results.append(r)
             print(json.dumps(r), flush=True)

@@ -6,7 +6,7 @@ in-process. This front speaks enough of ClickHouse's HTTP interface for the `cli
 
 - POST/GET `/?query=...&database=...&default_format=...&param_x=...&<setting>=...`;
 - the query in the URL and data in the body (INSERT ... FORMAT X): the body goes through a temporary
-  file (`INSERT ... FROM INFILE`);
+  file (`INSERT ... FROM INFILE`), on /dev/shm where there is one;
 - the query in the body (plain or multipart/form-data with `param_*` fields);
 - errors as HTTP 500 with `X-ClickHouse-Exception-Code`, like the real server.
 - `/ping` answers `Ok.` (the real server's health check).
@@ -39,6 +39,13 @@ HAS_FORMAT = re.compile(r"\sFORMAT\s+\w+\s*;?\s*$", re.IGNORECASE)
 EXCEPTION_CODE = re.compile(r"Code:\s*(\d+)")
 SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+# Insert bodies pass through a file: in memory where there is a tmpfs, as a real server reads them
+# straight from the socket (a disk file would charge the stand-in's own writes to ClickHouse's ingest).
+BODY_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+# Insert bodies are read in pieces of this size.
+PIECE = 1 << 20
+
 LOCK = threading.Lock()
 SESSION = None
 
@@ -61,38 +68,31 @@ def sql_string(value):
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def run(query, body, params):
-    """Runs one request; returns the result bytes. Raises on a ClickHouse error."""
+def run(query, data, params):
+    """Runs one request (`data`: the path of an INSERT's data, or None); returns the result bytes.
+    Raises on a ClickHouse error."""
     settings = {k: v for k, v in params.items() if k not in NOT_SETTINGS and not k.startswith("param_")}
     bind = {k[len("param_"):]: v for k, v in params.items() if k.startswith("param_")}
     fmt = params.get("default_format", "TabSeparated")
-    tmp = None
-    try:
-        insert = INSERT_FORMAT.match(query)
-        if insert and body:
-            fd, tmp = tempfile.mkstemp(prefix="chdb-insert-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(body)
-            query = f"{insert.group(1)} FROM INFILE {sql_string(tmp)} FORMAT {insert.group(2)}"
-        elif HAS_FORMAT.search(query):
-            fmt = "TabSeparated"  # the query names its own format; chdb's argument is then ignored
-        with LOCK:
-            for name, value in settings.items():
-                if not SETTING_NAME.match(name):
-                    raise ValueError(f"Code: 115. DB::Exception: Unknown setting {name!r}")
-                SESSION.query(f"SET {name} = {sql_string(value)}")
-            try:
-                if "database" in params and params["database"]:
-                    SESSION.query(f"USE {params['database']}")
-                result = SESSION.query(query, fmt, params=bind or None)
-            finally:
-                for name in settings:
-                    SESSION.query(f"SET {name} = DEFAULT")
-                SESSION.query("USE default")
-        return result.bytes() if result is not None else b""
-    finally:
-        if tmp:
-            os.unlink(tmp)
+    insert = INSERT_FORMAT.match(query)
+    if insert and data:
+        query = f"{insert.group(1)} FROM INFILE {sql_string(data)} FORMAT {insert.group(2)}"
+    elif HAS_FORMAT.search(query):
+        fmt = "TabSeparated"  # the query names its own format; chdb's argument is then ignored
+    with LOCK:
+        for name, value in settings.items():
+            if not SETTING_NAME.match(name):
+                raise ValueError(f"Code: 115. DB::Exception: Unknown setting {name!r}")
+            SESSION.query(f"SET {name} = {sql_string(value)}")
+        try:
+            if "database" in params and params["database"]:
+                SESSION.query(f"USE {params['database']}")
+            result = SESSION.query(query, fmt, params=bind or None)
+        finally:
+            for name in settings:
+                SESSION.query(f"SET {name} = DEFAULT")
+            SESSION.query("USE default")
+    return result.bytes() if result is not None else b""
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -110,20 +110,20 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def handle_query(self, body):
+    def handle_query(self, body, data=None):
         url = urlsplit(self.path)
         if url.path == "/ping":
             return self.reply(200, b"Ok.\n")
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         ctype = self.headers.get("Content-Type", "")
         if "query" in params:
-            query, data = params["query"], body
+            query = params["query"]
         elif ctype.startswith("multipart/form-data"):
             fields = multipart_fields(ctype, body)
-            query, data = fields.pop("query", ""), b""
+            query = fields.pop("query", "")
             params.update(fields)
         else:
-            query, data = body.decode(), b""
+            query = body.decode()
         try:
             self.reply(200, run(query, data, params))
         except Exception as e:  # a ClickHouse error: report it as the real server does
@@ -135,20 +135,36 @@ class Handler(BaseHTTPRequestHandler):
         self.handle_query(b"")
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            body = bytearray()
-            while True:
-                size = int(self.rfile.readline().strip().split(b";")[0], 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                body += self.rfile.read(size)
-                self.rfile.readline()
-            body = bytes(body)
-        else:
-            body = self.rfile.read(length)
-        self.handle_query(body)
+        query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)).get("query", "")
+        if not INSERT_FORMAT.match(query):
+            return self.handle_query(b"".join(self.body_pieces()))
+        # An INSERT's data is streamed to a file in pieces, never held whole.
+        fd, path = tempfile.mkstemp(prefix="chdb-insert-", dir=BODY_DIR)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                size = sum(f.write(piece) for piece in self.body_pieces())
+            self.handle_query(b"", path if size else None)
+        finally:
+            os.unlink(path)
+
+    def body_pieces(self):
+        """The request body, in pieces of at most `PIECE` bytes (plain or chunked)."""
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            yield from self.pieces(int(self.headers.get("Content-Length") or 0))
+            return
+        while (size := int(self.rfile.readline().strip().split(b";")[0], 16)) > 0:
+            yield from self.pieces(size)
+            self.rfile.readline()
+        self.rfile.readline()
+
+    def pieces(self, size):
+        """The next `size` bytes of the request, in pieces of at most `PIECE` bytes."""
+        while size > 0:
+            data = self.rfile.read(min(size, PIECE))
+            if not data:
+                raise ConnectionError("the body ended early")
+            size -= len(data)
+            yield data
 
 
 def main():
@@ -172,7 +188,7 @@ def main():
     # A client that hung up (a test killed it) is not an error worth a traceback.
     default_handle_error = server.handle_error
     server.handle_error = lambda request, address: (
-        None if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError))
+        None if isinstance(sys.exc_info()[1], ConnectionError)
         else default_handle_error(request, address))
     print(f"listening on {server.server_address[1]}", flush=True)
     try:

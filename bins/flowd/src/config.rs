@@ -21,6 +21,10 @@ pub struct Config {
     /// Encoded flows waiting for ClickHouse, at most, in bytes; beyond it flows are dropped and
     /// counted (`helios_flowd_dropped_flows_total{reason="queue_full"}`).
     pub queue_bytes: usize,
+    /// ClickHouse inserts in flight at once (1 to 8). Each block is its own insert with its own
+    /// deduplication token, so their order does not matter; two let the server read one block while it
+    /// writes the other.
+    pub insert_concurrency: usize,
     /// On shutdown, how long to keep trying to deliver what was accepted, in seconds.
     pub drain_secs: u64,
     /// Directory where NetFlow v9 / IPFIX templates are saved (every 5 minutes and at shutdown) and
@@ -69,6 +73,7 @@ impl Default for Config {
             recv_buffer_bytes: 32 << 20,
             http: SocketAddr::from(([0, 0, 0, 0], 9102)),
             queue_bytes: 128 << 20,
+            insert_concurrency: 2,
             drain_secs: 25,
             template_dir: None,
             keep_extra_fields: false,
@@ -87,11 +92,31 @@ impl Config {
         anyhow::ensure!(!self.listen.is_empty(), "listen: at least one address is needed");
         anyhow::ensure!((1..=64).contains(&self.workers), "workers: 1 to 64, not {}", self.workers);
         anyhow::ensure!(self.queue_bytes > 0, "queue_bytes must be positive");
+        anyhow::ensure!(
+            (1..=8).contains(&self.insert_concurrency),
+            "insert_concurrency: 1 to 8, not {}",
+            self.insert_concurrency
+        );
         let o = &self.outputs;
         anyhow::ensure!(o.clickhouse || o.kafka_raw || o.kafka_enriched, "outputs: enable at least one");
         if o.clickhouse {
             self.clickhouse.validate()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid_and_insert_concurrency_is_bounded() {
+        Config::default().validate().expect("defaults");
+        for bad in [0, 9] {
+            let c = Config { insert_concurrency: bad, ..Config::default() };
+            let e = c.validate().expect_err("out of range").to_string();
+            assert_eq!(e, format!("insert_concurrency: 1 to 8, not {bad}"));
+        }
     }
 }

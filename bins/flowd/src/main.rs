@@ -158,13 +158,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let reloader = helios_enrichment::Reloader::new(config.enrichment.clone(), published, reload_metrics)?;
     let reload_task = tokio::spawn(reloader.run());
     let sink_task = {
-        let ready = ready.clone();
+        let (ready, insert_concurrency) = (ready.clone(), config.insert_concurrency);
         tokio::spawn(async move {
             if let Some(ch) = ch {
                 ch.migrate_until_done().await;
                 ready.set(true);
                 let disk_task = tokio::spawn(ch.clone().watch_disk(Duration::from_secs(30)));
-                sink.run(ch).await;
+                sink.run(ch, insert_concurrency).await;
                 disk_task.abort();
             } else {
                 ready.set(true);

@@ -1,12 +1,12 @@
 //! The way from workers to ClickHouse: a queue bounded in bytes (workers never wait on ClickHouse;
-//! what does not fit is dropped and counted) and one task inserting blocks in order, retrying
+//! what does not fit is dropped and counted) and a few tasks inserting blocks, each retrying
 //! transient failures with the block's token, so a retry never stores twice.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use helios_clickhouse::{Block, ClickHouse};
-use tokio::sync::mpsc;
+use tokio::sync::{Mutex, mpsc};
 
 use crate::metrics::Metrics;
 
@@ -77,16 +77,32 @@ impl Queue {
 }
 
 impl Sink {
-    /// Inserts blocks until every queue end is dropped and the queue is empty.
-    pub async fn run(mut self, ch: ClickHouse) {
-        while let Some(block) = self.rx.recv().await {
-            if let Err(e) = ch.insert_retrying(&block, None).await {
-                tracing::error!(error = %e, rows = block.rows, "ClickHouse refused a block; its flows are dropped");
-                self.metrics.drop_flows("clickhouse_refused", block.rows);
+    /// Inserts blocks, `concurrency` at a time, until every queue end is dropped and the queue is
+    /// empty.
+    pub async fn run(self, ch: ClickHouse, concurrency: usize) {
+        let Sink { rx, bytes, rows, metrics } = self;
+        let rx = Arc::new(Mutex::new(rx));
+        let inserters: Vec<_> = (0..concurrency.max(1))
+            .map(|_| {
+                let (rx, bytes, rows, metrics, ch) = (rx.clone(), bytes.clone(), rows.clone(), metrics.clone(), ch.clone());
+                tokio::spawn(async move {
+                    // The lock is held only while waiting for the next block, not during its insert.
+                    while let Some(block) = { rx.lock().await.recv().await } {
+                        if let Err(e) = ch.insert_retrying(&block, None).await {
+                            tracing::error!(error = %e, rows = block.rows, "ClickHouse refused a block; its flows are dropped");
+                            metrics.drop_flows("clickhouse_refused", block.rows);
+                        }
+                        rows.fetch_sub(block.rows, Ordering::AcqRel);
+                        let left = bytes.fetch_sub(block.data.len(), Ordering::AcqRel) - block.data.len();
+                        metrics.queue_bytes.set(left as i64);
+                    }
+                })
+            })
+            .collect();
+        for inserter in inserters {
+            if let Err(e) = inserter.await {
+                tracing::error!(error = %e, "a ClickHouse inserter ended abnormally");
             }
-            self.rows.fetch_sub(block.rows, Ordering::AcqRel);
-            let left = self.bytes.fetch_sub(block.data.len(), Ordering::AcqRel) - block.data.len();
-            self.metrics.queue_bytes.set(left as i64);
         }
     }
 }

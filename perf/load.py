@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """End-to-end load benchmark: `helios sim` -> UDP -> helios-flowd -> ClickHouse (chdb), on this machine.
 
-For each rate (flows/s, all exporters together) it sends NetFlow v9, IPFIX and sFlow from 8 exporters
-for --duration seconds, waits until ClickHouse stops growing, and compares the rows in flows_raw with
-the flows sent. Zero loss means every flow sent is a row. For each Helios process it reports CPU (in
+For each rate (flows/s, all exporters together) it sends NetFlow v9, IPFIX and sFlow from 1,000
+exporters (SC-003's large tier: 500-2,000 devices) for --duration seconds, waits until ClickHouse
+stops growing, and compares the rows in flows_raw with the flows sent. helios-flowd enriches every
+flow from a NetBox snapshot written for those exporters (device labels, interface names, descriptions
+and speeds, prefix tenants and roles) and from MaxMind's test GeoIP databases, so rows carry the labels
+a deployment's rows carry (--no-enrichment: without). Zero loss means every flow sent is a row. For each Helios process it reports CPU (in
 cores, averaged over the send window) and peak RSS; the ClickHouse stand-in (chdb behind a Python HTTP
 front, one process) and the generator are reported too, since on a 2-core machine they compete for
 the same cores, and so is the count of flows_raw's active parts once the rows are in (merges keeping
@@ -20,6 +23,7 @@ Builds the release binaries first. Stops at the first rate that loses flows.
 """
 
 import argparse
+import ipaddress
 import json
 import os
 import pathlib
@@ -83,11 +87,43 @@ def udp_drops():
     return 0
 
 
+def exporter_address(n):
+    """The address `helios sim` sends exporter n's datagrams from: 127.1.0.1 + n."""
+    return str(ipaddress.IPv4Address("127.1.0.1") + n)
+
+
+def netbox_snapshot(work, exporters):
+    """A NetBox snapshot naming each simulated exporter, its two interfaces (ifIndex 1 and 2, what
+    the simulated flows carry) and prefixes covering the flows' addresses; returns its path."""
+    vendors = [("Juniper", "junos"), ("Cisco", "iosxr"), ("Arista", "eos"), ("Nokia", "sros")]
+    devices, interfaces = [], []
+    for n in range(exporters):
+        vendor, platform = vendors[n % len(vendors)]
+        site = f"pop{n // 20:03d}"
+        devices.append({
+            "id": n + 1, "tenant": "network-ops", "addresses": [exporter_address(n)],
+            "labels": {"device": f"edge{n % 20}.{site}", "site": site, "region": f"region-{n // 250}",
+                       "vendor": vendor, "platform": platform, "role": ["edge", "core", "border"][n % 3],
+                       "tier": str(1 + n % 3)},
+            "monitor": True, "snmp": True, "flow_source": True,
+        })
+        for if_index, peer in ((1, "transit: upstream-a"), (2, f"core: core1.{site}")):
+            interfaces.append({"device_id": n + 1, "name": f"et-0/0/{if_index}", "description": peer,
+                               "speed_kbps": 100_000_000, "if_index": if_index})
+    prefixes = [{"prefix": "10.0.0.0/8", "tenant": "customers", "role": "customer"},
+                {"prefix": "198.51.100.0/24", "tenant": "cdn-a", "role": "content"}]
+    prefixes += [{"prefix": f"10.{i}.0.0/16", "tenant": f"customer-{i}", "role": "customer"} for i in range(64)]
+    path = pathlib.Path(work) / "netbox-snapshot.json"
+    path.write_text(json.dumps({"format": 1, "devices": devices, "interfaces": interfaces, "prefixes": prefixes}))
+    return path
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rates", default="100000,200000,300000,400000,500000,600000")
     ap.add_argument("--duration", type=int, default=60)
-    ap.add_argument("--exporters", type=int, default=8)
+    ap.add_argument("--exporters", type=int, default=1000)
+    ap.add_argument("--no-enrichment", action="store_true", help="no NetBox snapshot, no GeoIP databases")
     ap.add_argument("--merges", choices=["on", "deferred"], default="on",
                     help="deferred: pause flows_raw's background merges while a rate runs")
     ap.add_argument("--clickhouse-config", default=str(ROOT / "perf/clickhouse-load.xml"),
@@ -105,6 +141,11 @@ def main():
         print("note: could not raise net.core.rmem_max; the socket buffer stays at the kernel's limit")
 
     work = tempfile.mkdtemp(prefix="helios-load-")
+    enrichment = [] if args.no_enrichment else [
+        "--set", f"enrichment.netbox_snapshot={netbox_snapshot(work, args.exporters)}",
+        "--set", f"enrichment.geoip_city={ROOT / 'testdata/geoip/GeoIP2-City-Test.mmdb'}",
+        "--set", f"enrichment.geoip_asn={ROOT / 'testdata/geoip/GeoLite2-ASN-Test.mmdb'}",
+    ]
     ch_port, udp_port, http_port = free_port(), free_port(), free_port()
     ch = subprocess.Popen([str(CACHE / "venv/bin/python"), str(ROOT / "scripts/chdb_server.py"),
                            "--config-file", args.clickhouse_config, "--path",
@@ -114,7 +155,7 @@ def main():
         str(TARGET / "release/helios-flowd"), "--listen", f"127.0.0.1:{udp_port}", "--http", f"127.0.0.1:{http_port}",
         "--clickhouse-url", f"http://127.0.0.1:{ch_port}", "--set", "clickhouse.compression=false",
         "--set", "recv_buffer_bytes=67108864", "--set", "clickhouse.batch_rows=200000",
-        *[a for kv in args.flowd_set for a in ("--set", kv)],
+        *enrichment, *[a for kv in args.flowd_set for a in ("--set", kv)],
     ], stderr=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{http_port}/readyz")
     results = []
@@ -143,6 +184,8 @@ def main():
                 time.sleep(0.5)
             parts = int(query(ch_port, "SELECT count() FROM system.parts WHERE database = 'helios' "
                                        "AND table = 'flows_raw' AND active"))
+            enriched = int(query(ch_port, "SELECT countIf(exporter_device != '' AND in_if_name != '' "
+                                          "AND src_prefix_tenant != '') FROM helios.flows_raw"))
             if args.merges == "deferred":
                 query(ch_port, "SYSTEM START MERGES helios.flows_raw")
             r = {
@@ -159,6 +202,7 @@ def main():
                 "clickhouse_peak_rss_mib": round(peak_rss_mib(ch.pid), 1),
                 "generator_cpu_cores": round(sim_cpu, 3),
                 "flows_raw_active_parts": parts,
+                "rows_enriched": enriched,
             }
             results.append(r)
             print(json.dumps(r), flush=True)
@@ -168,7 +212,8 @@ def main():
         flowd.send_signal(signal.SIGTERM)
         flowd.wait(timeout=60)
         ch.kill()
-    pathlib.Path(args.out).write_text(json.dumps({"duration_s": args.duration, "results": results}, indent=1) + "\n")
+    pathlib.Path(args.out).write_text(json.dumps({"duration_s": args.duration, "exporters": args.exporters,
+                                                "enrichment": not args.no_enrichment, "results": results}, indent=1) + "\n")
     ok = [r["rate"] for r in results if r["lost"] == 0]
     print(f"highest rate with zero loss: {max(ok) if ok else 'none'} flows/s for {args.duration} s")
 

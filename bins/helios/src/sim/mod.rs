@@ -14,7 +14,7 @@ use datagrams::{Exporter, Kind};
 ///
 /// Each exporter speaks one protocol (taken in turn from --kinds), sends its templates first and
 /// every 1000 datagrams, and — when the target is on loopback — sends from its own address
-/// 127.0.<n / 256>.<n % 256 + 1> + 1.0.0 (127.1.0.1, 127.1.0.2, ...), as distinct routers would. Prints
+/// 127.1.0.1 + n (127.1.0.1, 127.1.0.2, ..., 127.1.1.0, ...), as distinct routers would. Prints
 /// what was sent as one JSON object on stdout at the end, and progress on stderr every second.
 #[derive(clap::Args)]
 #[command(after_help = "Example:\n  helios sim --target 127.0.0.1:2055 --rate 200000 --duration 60 --exporters 8")]
@@ -39,12 +39,17 @@ pub struct Args {
     seed: u64,
 }
 
+/// The address exporter `n` sends from on loopback (and names as its agent): 127.1.0.1 + n.
+fn exporter_address(n: u16) -> Ipv4Addr {
+    Ipv4Addr::from_bits(Ipv4Addr::new(127, 1, 0, 1).to_bits() + u32::from(n))
+}
+
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.exporters > 0 && !args.kinds.is_empty(), "need at least one exporter and one kind");
     let loopback = args.target.ip().is_loopback();
     let mut exporters = Vec::new();
     for n in 0..args.exporters {
-        let agent = [127, 1, (n >> 8) as u8, (n & 0xff) as u8 + 1];
+        let agent = exporter_address(n).octets();
         let bind: SocketAddr = match (loopback, args.target.ip()) {
             (true, IpAddr::V4(_)) => SocketAddr::from((Ipv4Addr::from(agent), 0)),
             (_, IpAddr::V4(_)) => SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -82,4 +87,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         flows as f64 / seconds
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exporters_get_consecutive_loopback_addresses_past_255() {
+        assert_eq!(exporter_address(0), Ipv4Addr::new(127, 1, 0, 1));
+        assert_eq!(exporter_address(254), Ipv4Addr::new(127, 1, 0, 255));
+        assert_eq!(exporter_address(255), Ipv4Addr::new(127, 1, 1, 0));
+        assert_eq!(exporter_address(999), Ipv4Addr::new(127, 1, 3, 232));
+        assert_eq!(exporter_address(u16::MAX), Ipv4Addr::new(127, 2, 0, 0));
+    }
 }

@@ -18,6 +18,7 @@
 //! every dimension is in the sorting key, counters are `SimpleAggregateFunction(sum)` (read them with
 //! `sum()`), interface speeds `SimpleAggregateFunction(max)`.
 
+use helios_core::encode::block_order::SORTING_KEY;
 use helios_core::encode::rowbinary::FLOW_COLUMNS;
 
 /// One schema version.
@@ -138,7 +139,7 @@ fn flows_raw(db: &str, days: u32) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {db}.flows_raw (\n{}\n) ENGINE = MergeTree\n\
          PARTITION BY toDate(time_received)\n\
-         ORDER BY (toStartOfMinute(time_received), exporter_device, sampler_address, time_received)\n\
+         ORDER BY ({SORTING_KEY})\n\
          TTL {}\n\
          SETTINGS non_replicated_deduplication_window = {DEDUP_WINDOW}",
         columns.join(",\n"),

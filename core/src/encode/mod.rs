@@ -1,6 +1,7 @@
 //! Encoders: goflow2-compatible protobuf (Kafka), ClickHouse RowBinary and Native (inserts) and
 //! JSON lines (humans, tests).
 
+pub mod block_order;
 pub mod json;
 mod leb128;
 pub mod native;

@@ -6,7 +6,10 @@
 //! the materialized views, chdb 26.9, `perf/clickhouse_insert.py`). The rows stay the one place where
 //! a flow maps onto columns; this module only regroups their bytes, column by column, with the
 //! layout each column's type has in [`FLOW_COLUMNS`].
+//! The rows go out in `flows_raw`'s key order ([`super::block_order`]), which spares ClickHouse
+//! sorting the block.
 
+use super::block_order::BlockOrder;
 use super::leb128;
 use super::rowbinary::{FLOW_COLUMNS, Layout, Row};
 use crate::error::{Error, Reason, Result};
@@ -19,8 +22,15 @@ pub struct NativeEncoder {
     prefix: Vec<(usize, usize)>,
     /// Their total width: where each row's variable part starts.
     prefix_len: usize,
-    /// Where each row starts.
+    /// Where each row starts, in the rows' order, then (for the gather) in key order.
     starts: Vec<usize>,
+    /// Where each row starts, in the rows' order, while the key order is worked out.
+    arrival: Vec<usize>,
+    /// The rows' order under `flows_raw`'s sorting key.
+    order: BlockOrder,
+    /// Offsets in a row of `time_received` and `sampler_address`, and the index among the columns
+    /// after the prefix of `exporter_device`: the sorting key's parts.
+    key: (usize, usize, usize),
     /// Per column after the fixed-width prefix: its values (for arrays, the cumulative offsets).
     columns: Vec<Vec<u8>>,
     /// Per column after the prefix: the elements of array columns (empty for the others).
@@ -49,10 +59,16 @@ impl NativeEncoder {
             })
             .collect();
         let rest = FLOW_COLUMNS.len() - prefix.len();
+        let position = |name| FLOW_COLUMNS.iter().position(|c| c.name == name).unwrap_or_default();
+        let offset = |name| prefix.get(position(name)).map_or(0, |&(offset, _)| offset);
+        let key = (offset("time_received"), offset("sampler_address"), position("exporter_device") - prefix.len());
         NativeEncoder {
             prefix,
             prefix_len,
             starts: Vec::new(),
+            arrival: Vec::new(),
+            order: BlockOrder::default(),
+            key,
             columns: vec![Vec::new(); rest],
             elements: vec![Vec::new(); rest],
         }
@@ -101,39 +117,72 @@ impl NativeEncoder {
         Ok(())
     }
 
-    /// Finds where each row starts, checking that `rows` holds whole rows, and gathers the columns
-    /// after the prefix (their offsets vary from row to row).
+    /// Finds where each row starts, checking that `rows` holds whole rows, puts the rows in key order,
+    /// and gathers the columns after the prefix (their offsets vary from row to row) in that order.
     fn split(&mut self, rows: &[u8]) -> Result<()> {
-        self.starts.clear();
+        let rest = &FLOW_COLUMNS[FLOW_COLUMNS.len() - self.columns.len()..];
+        let truncated = |offset| Error::RowBinary { reason: Reason::Truncated, offset };
+        let (time_at, exporter_at, device) = self.key;
+        self.arrival.clear();
+        self.order.clear();
+        let mut at = 0;
+        while at < rows.len() {
+            self.arrival.push(at);
+            let time = rows.get(at + time_at..).and_then(<[u8]>::first_chunk::<8>).ok_or(truncated(at))?;
+            let exporter = rows.get(at + exporter_at..).and_then(<[u8]>::first_chunk::<16>).ok_or(truncated(at))?;
+            let first_of_group = self.order.add(u64::from_le_bytes(*time), *exporter);
+            at += self.prefix_len;
+            for (i, column) in rest.iter().enumerate() {
+                let (start, end) = value(rows, at, column.layout).ok_or(truncated(at))?;
+                if let Some(group) = first_of_group.filter(|_| i == device) {
+                    self.order.set_device(group, start..end);
+                }
+                at = end;
+            }
+        }
         for c in self.columns.iter_mut().chain(self.elements.iter_mut()) {
             c.clear();
         }
-        let rest = &FLOW_COLUMNS[FLOW_COLUMNS.len() - self.columns.len()..];
         let mut totals = vec![0u64; rest.len()];
-        let mut at = 0;
-        while at < rows.len() {
-            self.starts.push(at);
-            at += self.prefix_len;
+        self.starts.clear();
+        for &row in self.order.order(rows) {
+            let Some(&row_start) = self.arrival.get(row as usize) else { continue };
+            self.starts.push(row_start);
+            let mut at = row_start + self.prefix_len;
             for (i, column) in rest.iter().enumerate() {
                 let (Some(values), Some(elements), Some(total)) =
                     (self.columns.get_mut(i), self.elements.get_mut(i), totals.get_mut(i))
                 else {
                     break; // one of each per column, by construction
                 };
-                at = match column.layout {
-                    Layout::Fixed(width) => copy(rows, at, usize::from(width), values),
-                    Layout::String => length(rows, at).and_then(|(len, header)| copy(rows, at, header + len, values)),
-                    Layout::ArrayU32 => length(rows, at).and_then(|(count, header)| {
-                        *total += count as u64;
+                // Whole rows were checked above.
+                let Some((start, end)) = value(rows, at, column.layout) else { break };
+                match column.layout {
+                    Layout::Fixed(_) | Layout::String => copy(rows, at, end - at, values),
+                    Layout::ArrayU32 => {
+                        *total += ((end - start) / 4) as u64;
                         values.extend_from_slice(&total.to_le_bytes());
-                        copy(rows, at + header, count.checked_mul(4)?, elements)
-                    }),
-                }
-                .ok_or(Error::RowBinary { reason: Reason::Truncated, offset: at })?;
+                        copy(rows, start, end - start, elements)
+                    }
+                };
+                at = end;
             }
         }
         Ok(())
     }
+}
+
+/// Where the value of a `layout` column that starts at `at` has its content (after a length) and
+/// where it ends; `None` past the rows.
+#[inline(always)]
+fn value(rows: &[u8], at: usize, layout: Layout) -> Option<(usize, usize)> {
+    let (start, len) = match layout {
+        Layout::Fixed(width) => (at, usize::from(width)),
+        Layout::String => length(rows, at).map(|(len, header)| (at + header, len))?,
+        Layout::ArrayU32 => length(rows, at).and_then(|(count, header)| Some((at + header, count.checked_mul(4)?)))?,
+    };
+    let end = start.checked_add(len)?;
+    (end <= rows.len()).then_some((start, end))
 }
 
 /// Appends `rows[at..at + n]` to `out`; the end, or `None` past the rows. Values of up to 16 bytes —
@@ -280,6 +329,31 @@ mod tests {
         assert_eq!(col("time_received"), times);
         let ports: Vec<u8> = (0..n as u64).flat_map(|i| (i as u16).to_le_bytes()).collect();
         assert_eq!(col("dst_port"), ports);
+    }
+
+    #[test]
+    fn blocks_go_out_in_the_tables_key_order() {
+        // (minute, exporter) per row, in arrival order; no device names (no NetBox): by minute, then
+        // exporter address, arrival order within.
+        let arrivals = [(1u64, 9u8), (0, 7), (1, 3), (0, 7), (1, 9), (0, 2)];
+        let mut rows = Vec::new();
+        for (i, &(minute, exporter)) in arrivals.iter().enumerate() {
+            let rec = FlowRecord {
+                time_received_ns: minute * 60_000_000_000 + i as u64,
+                sampler_address: Addr::v4([192, 0, 2, exporter]),
+                dst_port: i as u16,
+                ..FlowRecord::default()
+            };
+            write_row(&rec, &FlowLists::EMPTY, &Enriched::default(), &Snapshot::default(), &mut rows);
+        }
+        let mut block = Vec::new();
+        NativeEncoder::new().encode(&rows, &mut block).expect("whole rows");
+        let (_, cols) = columns(&block);
+        let col = |name: &str| cols.iter().find(|c| c.0 == name).expect("column").2.clone();
+        let ports: Vec<u16> = col("dst_port").chunks(2).map(|p| u16::from_le_bytes([p[0], p[1]])).collect();
+        assert_eq!(ports, [5, 1, 3, 2, 0, 4]);
+        let exporters: Vec<u8> = col("sampler_address").chunks(16).map(|a| a[15]).collect();
+        assert_eq!(exporters, [2, 7, 7, 3, 9, 9]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use rustc_hash::FxHashMap;
 
-/// `flows_raw`'s `ORDER BY`, which [`BlockOrder`] follows.
+/// `flows_raw`'s `ORDER BY`, which the `Native` encoder's blocks follow.
 pub const SORTING_KEY: &str = "toStartOfMinute(time_received), exporter_device, sampler_address, time_received";
 
 const NS_PER_MINUTE: u64 = 60_000_000_000;

@@ -5,7 +5,8 @@
 //! Rows are grouped by (minute, exporter address) — the exporter's device name is a function of its
 //! address within a block — and the groups are ordered by (minute, device, address). Rows keep their
 //! arrival order within a group, which is `time_received` order when one collector worker received
-//! them; were it not (a clock stepping back), ClickHouse would sort the block itself, as it does any.
+//! them. Were either not so (a clock stepping back, a NetBox reload renaming a device mid-block), the
+//! block would only be out of order, and ClickHouse would sort it itself, as it does any block.
 
 use std::ops::Range;
 

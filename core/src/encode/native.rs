@@ -61,7 +61,11 @@ impl NativeEncoder {
         let rest = FLOW_COLUMNS.len() - prefix.len();
         let position = |name| FLOW_COLUMNS.iter().position(|c| c.name == name).unwrap_or_default();
         let offset = |name| prefix.get(position(name)).map_or(0, |&(offset, _)| offset);
-        let key = (offset("time_received"), offset("sampler_address"), position("exporter_device") - prefix.len());
+        let key = (
+            offset("time_received"),
+            offset("sampler_address"),
+            position("exporter_device").saturating_sub(prefix.len()),
+        );
         NativeEncoder {
             prefix,
             prefix_len,

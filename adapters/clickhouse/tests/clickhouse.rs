@@ -24,6 +24,8 @@ async fn connect(engine: &Engine) -> ClickHouse {
     ch
 }
 
+const MINUTE_NS: u64 = 60_000_000_000;
+
 fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_nanos() as u64
 }
@@ -75,6 +77,26 @@ fn block_in(
     let block = b.take(token.into()).expect("rows");
     assert_eq!(block.format, format);
     block
+}
+
+/// Inserts `records` as a Native block, then as a RowBinary block; after each, the answer to `query`,
+/// then `flows_raw` is emptied.
+async fn each_format(
+    ch: &ClickHouse,
+    records: &[FlowRecord],
+    lists: impl Fn(usize) -> FlowLists + Copy,
+    snap: &Snapshot,
+    query: &str,
+) -> [String; 2] {
+    let mut answers = [String::new(), String::new()];
+    for ((format, token), answer) in
+        [(InsertFormat::Native, "n"), (InsertFormat::RowBinary, "r")].into_iter().zip(&mut answers)
+    {
+        ch.insert(&block_in(format, records, lists, snap, token)).await.expect("insert");
+        *answer = scalar(ch, query).await;
+        ch.execute("truncate", "TRUNCATE TABLE helios.flows_raw").await.expect("truncate");
+    }
+    answers
 }
 
 async fn scalar(ch: &ClickHouse, sql: &str) -> String {
@@ -166,12 +188,9 @@ async fn native_and_rowbinary_blocks_store_the_same_rows() {
         }
         l
     };
-    let mut stored = Vec::new();
-    for (format, token) in [(InsertFormat::Native, "n"), (InsertFormat::RowBinary, "r")] {
-        ch.insert(&block_in(format, &records, lists, &snap, token)).await.expect("insert");
-        stored.push(scalar(&ch, "SELECT * FROM helios.flows_raw ORDER BY time_received FORMAT TSV").await);
-        ch.execute("truncate", "TRUNCATE TABLE helios.flows_raw").await.expect("truncate");
-    }
+    let stored =
+        each_format(&ch, &records, lists, &snap, "SELECT * FROM helios.flows_raw ORDER BY time_received FORMAT TSV")
+            .await;
     assert_eq!(stored[0].lines().count(), 500);
     assert!(stored[0].contains("[65000,65001,65002]"), "arrays stored");
     assert_eq!(stored[0], stored[1]);
@@ -184,20 +203,16 @@ async fn native_blocks_arrive_in_the_tables_key_order() {
     let snap = enrichment_snapshot();
     // Three exporters (one of them named in NetBox) taking turns, across a minute's end: arrival
     // order is not the key's order.
-    let minute = 60_000_000_000;
-    let start = now_ns() / minute * minute - minute - 50;
+    let start = now_ns() / MINUTE_NS * MINUTE_NS - MINUTE_NS - 50;
     let mut records = flows(300, start);
     for (i, r) in records.iter_mut().enumerate() {
         r.sampler_address = Addr::v4([192, 0, 2, [9, 1, 5][i % 3]]);
     }
     let sorted = "SELECT sum(value) FROM system.events WHERE event = 'MergeTreeDataWriterBlocksAlreadySorted'";
-    let mut already_sorted = Vec::new();
-    for (format, token) in [(InsertFormat::Native, "n"), (InsertFormat::RowBinary, "r")] {
-        let before: u64 = scalar(&ch, sorted).await.parse().expect("a count");
-        ch.insert(&block_in(format, &records, |_| FlowLists::EMPTY, &snap, token)).await.expect("insert");
-        already_sorted.push(scalar(&ch, sorted).await.parse::<u64>().expect("a count") - before);
-        ch.execute("truncate", "TRUNCATE TABLE helios.flows_raw").await.expect("truncate");
-    }
+    let count = |s: String| s.parse::<u64>().expect("a count");
+    let before = count(scalar(&ch, sorted).await);
+    let [native, rowbinary] = each_format(&ch, &records, |_| FlowLists::EMPTY, &snap, sorted).await.map(count);
+    let already_sorted = [native - before, rowbinary - native];
     // The same rows, and the same views' blocks: flows_raw's block is the one difference.
     assert_eq!(already_sorted[0], already_sorted[1] + 1, "ClickHouse found the Native block already sorted");
 }
@@ -224,9 +239,8 @@ async fn aggregates_equal_sums_over_flows_raw() {
     let ch = connect(&engine).await;
     let snap = enrichment_snapshot();
     // Three minutes, several blocks, so the aggregates merge rows of many inserts.
-    let minute = 60_000_000_000;
-    let start = now_ns() / minute * minute - 3 * minute;
-    for (i, offset) in [0, minute / 2, minute, 2 * minute, 2 * minute + 1].into_iter().enumerate() {
+    let start = now_ns() / MINUTE_NS * MINUTE_NS - 3 * MINUTE_NS;
+    for (i, offset) in [0, MINUTE_NS / 2, MINUTE_NS, 2 * MINUTE_NS, 2 * MINUTE_NS + 1].into_iter().enumerate() {
         ch.insert(&block(&flows(50 + i as u64, start + offset), &snap, &format!("b{i}"))).await.expect("insert");
     }
     ch.execute("optimize", "OPTIMIZE TABLE helios.flows_1m FINAL").await.expect("optimize");

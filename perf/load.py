@@ -87,6 +87,33 @@ def udp_drops():
     return 0
 
 
+def flowd_metrics(port):
+    """helios-flowd's counters that explain a loss: ClickHouse inserts (count, seconds) by table, and
+    dropped flows by reason."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    wanted = ("helios_flowd_clickhouse_insert_duration_seconds_sum", "helios_flowd_clickhouse_insert_duration_seconds_count",
+              'helios_flowd_clickhouse_insert_duration_seconds_bucket{le="0.5"}',
+              'helios_flowd_clickhouse_insert_duration_seconds_bucket{le="1.0"}',
+              "helios_flowd_clickhouse_blocks_total", "helios_flowd_dropped_flows_total")
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(wanted):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+CLICKHOUSE_EVENTS = ("InsertedRows", "MergedRows", "MergeTotalMilliseconds", "DelayedInserts", "RejectedInserts")
+
+
+def clickhouse_events(port):
+    """ClickHouse's counters of rows inserted and merged, and time spent merging."""
+    names = ", ".join(f"'{e}'" for e in CLICKHOUSE_EVENTS)
+    text = query(port, f"SELECT event, value FROM system.events WHERE event IN ({names})")
+    return {line.split("\t")[0]: int(line.split("\t")[1]) for line in text.splitlines() if "\t" in line}
+
+
 def exporter_address(n):
     """The address `helios sim` sends exporter n's datagrams from: 127.1.0.1 + n."""
     return str(ipaddress.IPv4Address("127.1.0.1") + n)
@@ -165,6 +192,7 @@ def main():
             if args.merges == "deferred":
                 query(ch_port, "SYSTEM STOP MERGES helios.flows_raw")
             before = {p.pid: cpu_seconds(p.pid) for p in (flowd, ch)}
+            metrics_before, events_before = flowd_metrics(http_port), clickhouse_events(ch_port)
             sim_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             drops_before = udp_drops()
             t0 = time.time()
@@ -188,6 +216,8 @@ def main():
                                           "AND src_prefix_tenant != '') FROM helios.flows_raw"))
             if args.merges == "deferred":
                 query(ch_port, "SYSTEM START MERGES helios.flows_raw")
+            metrics_after, events_after = flowd_metrics(http_port), clickhouse_events(ch_port)
+            delta = {k.removeprefix("helios_flowd_"): v - metrics_before.get(k, 0) for k, v in metrics_after.items()}
             r = {
                 "merges": args.merges,
                 "rate": rate,
@@ -203,6 +233,8 @@ def main():
                 "generator_cpu_cores": round(sim_cpu, 3),
                 "flows_raw_active_parts": parts,
                 "rows_enriched": enriched,
+                "flowd_counters": {k: round(v, 3) for k, v in delta.items() if v},
+                "clickhouse_events": {k: v - events_before.get(k, 0) for k, v in events_after.items()},
             }
             results.append(r)
             print(json.dumps(r), flush=True)

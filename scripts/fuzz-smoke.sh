@@ -11,6 +11,7 @@ for t in $targets; do
   case $t in
     decode_protobuf) printf '\x02\x48\x01' > "fuzz/corpus/$t/seed" ;;
     template_import) echo '{"format":1,"sources":[]}' > "fuzz/corpus/$t/seed" ;;
+    rollup_native) head -c 512 /dev/urandom > "fuzz/corpus/$t/seed" ;;
     *) cp testdata/vendor-captures/*/*.dat "fuzz/corpus/$t/" ;;
   esac
 done

@@ -5,6 +5,8 @@
 //!   (the peer is not charged for building them).
 //! - `encode/rowbinary`: ClickHouse rows of enriched records (NetBox + GeoIP test data).
 //! - `encode/native`: a 10,000-row block of those rows transposed into a ClickHouse `Native` block.
+//! - `rollup/minute`: that `Native` block added to a minute rollup (the groups already exist, as for
+//!   all but a minute's first flows of each group).
 //! - `pipeline/<workload>`: decode + enrich + RowBinary of one datagram, records per second — what a
 //!   helios-flowd worker does per datagram besides the receive syscall.
 //!
@@ -16,6 +18,7 @@ use helios_core::encode::native::NativeEncoder;
 use helios_core::encode::protobuf::{self, FlowMessage};
 use helios_core::encode::rowbinary::write_row;
 use helios_core::enrich::enricher::enrich;
+use helios_core::rollup::minute::MinuteRollup;
 use prost::Message;
 use std::hint::black_box;
 
@@ -84,6 +87,14 @@ fn encode(c: &mut Criterion) {
                 black_box(block.len())
             })
         });
+        group.finish();
+
+        let mut group = c.benchmark_group(format!("rollup/minute/{}", w.name));
+        group.throughput(Throughput::Elements(block_rows as u64));
+        let mut rollup = MinuteRollup::new();
+        block.clear();
+        native.encode(&rows, &mut block).expect("whole rows");
+        group.bench_function("add_native", |b| b.iter(|| black_box(rollup.add_native(&block).expect("our block"))));
         group.finish();
 
         let mut group = c.benchmark_group(format!("pipeline/{}", w.name));

@@ -131,6 +131,14 @@ pub enum Error {
         /// Byte offset into the rows.
         offset: usize,
     },
+    /// A `Native` block read back is not one of `flows_raw`'s, whole.
+    #[error("Native block: {reason} at byte {offset}")]
+    Native {
+        /// What was wrong.
+        reason: Reason,
+        /// Byte offset into the block.
+        offset: usize,
+    },
     /// A protobuf `FlowMessage` could not be decoded.
     #[error("protobuf FlowMessage: {reason} at byte {offset}")]
     Protobuf {
@@ -149,9 +157,10 @@ impl Error {
     /// The reason, for per-reason counters.
     pub const fn reason(&self) -> Reason {
         match self {
-            Error::Datagram { reason, .. } | Error::Protobuf { reason, .. } | Error::RowBinary { reason, .. } => {
-                *reason
-            }
+            Error::Datagram { reason, .. }
+            | Error::Protobuf { reason, .. }
+            | Error::RowBinary { reason, .. }
+            | Error::Native { reason, .. } => *reason,
             Error::TemplateImport { .. } => Reason::BadTemplate,
             Error::GeoIp { .. } | Error::Inventory { .. } => Reason::BadEnrichmentData,
         }

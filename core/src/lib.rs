@@ -8,6 +8,7 @@
 //! - [`decode`]: NetFlow v5, NetFlow v9, IPFIX and sFlow v5 decoders behind one [`decode::Decoder`].
 //! - [`encode`]: goflow2-compatible protobuf and JSON lines.
 //! - [`enrich`]: GeoIP / ASN lookups compiled into flat tables, NetBox lookups, the label taxonomy.
+//! - [`rollup`]: flows summed per minute over the aggregate tables' dimensions.
 //! - [`targets`]: collection targets (gnmic, snmp_exporter, blackbox, Prometheus) from NetBox.
 
 #![forbid(unsafe_code)]
@@ -17,6 +18,7 @@ pub mod encode;
 pub mod enrich;
 pub mod error;
 pub mod flow;
+pub mod rollup;
 pub mod targets;
 
 pub use error::{Error, Result};

@@ -1,6 +1,6 @@
 //! After warm-up, decoding a datagram (any protocol, template refreshes included), enriching its
-//! records and encoding them as protobuf perform no heap allocation. A counting global allocator
-//! proves it.
+//! records and encoding them as protobuf perform no heap allocation, nor does adding a block to a
+//! minute rollup that already holds its groups. A counting global allocator proves it.
 // The allocator below is the only unsafe code in the workspace's tests: GlobalAlloc is an unsafe trait.
 #![allow(unsafe_code)]
 
@@ -10,12 +10,15 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use helios_core::decode::{Decoder, DecoderConfig};
+use helios_core::encode::native::NativeEncoder;
 use helios_core::encode::protobuf;
+use helios_core::encode::rowbinary::write_row;
 use helios_core::enrich::enricher;
 use helios_core::enrich::geoip::GeoTable;
 use helios_core::enrich::inventory::{Inventory, NetboxSnapshot};
 use helios_core::enrich::published::Snapshot;
 use helios_core::flow::Batch;
+use helios_core::rollup::minute::MinuteRollup;
 
 struct Counting;
 
@@ -80,13 +83,11 @@ fn captures() -> Vec<(IpAddr, Vec<u8>)> {
         .collect()
 }
 
-#[test]
-fn steady_state_decoding_and_encoding_allocate_nothing() {
-    let datagrams = captures();
-    assert!(datagrams.len() > 90);
+/// NetBox and GeoIP test data.
+fn snapshot() -> Snapshot {
     let testdata: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "testdata"].iter().collect();
     let read = |p: &str| std::fs::read(testdata.join(p)).expect("test data");
-    let snapshot = Snapshot {
+    Snapshot {
         geo: Some(
             GeoTable::build(Some(&read("geoip/GeoIP2-City-Test.mmdb")), Some(&read("geoip/GeoLite2-ASN-Test.mmdb")))
                 .expect("geo")
@@ -98,7 +99,14 @@ fn steady_state_decoding_and_encoding_allocate_nothing() {
                 .into(),
         ),
         generation: 0,
-    };
+    }
+}
+
+#[test]
+fn steady_state_decoding_and_encoding_allocate_nothing() {
+    let datagrams = captures();
+    assert!(datagrams.len() > 90);
+    let snapshot = snapshot();
     let mut enriched = Vec::with_capacity(8192);
     for keep_extra_fields in [false, true] {
         let mut decoder = Decoder::new(DecoderConfig { keep_extra_fields, ..DecoderConfig::default() });
@@ -124,4 +132,28 @@ fn steady_state_decoding_and_encoding_allocate_nothing() {
         assert_eq!(allocations() - before, 0, "allocations in steady state (extras kept: {keep_extra_fields})");
         assert!(steady >= warm && steady > 500, "decoded {steady} flows after {warm}");
     }
+}
+
+#[test]
+fn adding_a_block_to_a_rollup_holding_its_groups_allocates_nothing() {
+    let snapshot = snapshot();
+    let (mut decoder, mut batch, mut enriched) =
+        (Decoder::new(DecoderConfig::default()), Batch::with_capacity(8192), Vec::new());
+    let mut rows = Vec::new();
+    for (exporter, d) in &captures() {
+        batch.clear();
+        let _ = decoder.decode(*exporter, 1_000_000_000_000, d, &mut batch);
+        enricher::enrich(batch.records(), &snapshot, &mut enriched);
+        for (r, e) in batch.records().iter().zip(&enriched) {
+            write_row(r, batch.lists(r), e, &snapshot, &mut rows);
+        }
+    }
+    let mut block = Vec::new();
+    NativeEncoder::new().encode(&rows, &mut block).expect("whole rows");
+    let mut rollup = MinuteRollup::new();
+    let flows = rollup.add_native(&block).expect("our block");
+    assert!(flows > 500 && rollup.groups() > 10, "{flows} flows in {} groups", rollup.groups());
+    let before = allocations();
+    assert_eq!(rollup.add_native(&block).expect("our block"), flows);
+    assert_eq!(allocations() - before, 0, "allocations adding to existing groups");
 }

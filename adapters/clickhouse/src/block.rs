@@ -9,9 +9,30 @@ use helios_core::encode::native::NativeEncoder;
 
 use crate::InsertFormat;
 
+/// A table Helios inserts into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    /// `flows_raw`: one row per flow ([`helios_core::encode::rowbinary::FLOW_COLUMNS`]).
+    FlowsRaw,
+    /// `flows_1m`: minute rollups ([`helios_core::rollup::column_names`]), always `RowBinary`.
+    Flows1m,
+}
+
+impl Table {
+    /// Its name, also the `table` label of the insert metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Table::FlowsRaw => "flows_raw",
+            Table::Flows1m => "flows_1m",
+        }
+    }
+}
+
 /// A block ready to insert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
+    /// Where it goes.
+    pub table: Table,
     /// The rows, in `format`.
     pub data: Bytes,
     /// How `data` is encoded.
@@ -114,7 +135,7 @@ impl BlockBuilder {
                 }
             }
         };
-        Some(Block { data: Bytes::from(data), format, rows, token })
+        Some(Block { table: Table::FlowsRaw, data: Bytes::from(data), format, rows, token })
     }
 }
 

@@ -5,10 +5,11 @@ use std::time::{Duration, Instant};
 
 use clickhouse::Compression;
 use helios_core::encode::rowbinary::column_names;
+use helios_core::rollup;
 
-use crate::block::Block;
-use crate::metrics::{DiskLabel, Metrics, ReasonLabel};
-use crate::schema::{self, MIGRATIONS_TABLE, Retention};
+use crate::block::{Block, Table};
+use crate::metrics::{DiskLabel, Metrics, ReasonLabel, TableLabel};
+use crate::schema::{self, MIGRATIONS_TABLE, Storage};
 use crate::{Config, Error, Result};
 
 /// One ClickHouse disk's space.
@@ -35,8 +36,8 @@ pub struct ClickHouse {
     client: clickhouse::Client,
     config: Config,
     metrics: Metrics,
-    /// `INSERT INTO <db>.flows_raw (<columns>) FORMAT `, completed by each block's format.
-    insert_prefix: String,
+    /// `INSERT INTO <db>.<table> (<columns>) FORMAT ` per [`Table`], completed by each block's format.
+    insert_prefixes: [String; 2],
 }
 
 impl std::fmt::Debug for ClickHouse {
@@ -56,8 +57,12 @@ impl ClickHouse {
         if let Some(password) = config.password()? {
             client = client.with_password(password);
         }
-        let insert_prefix = format!("INSERT INTO {}.flows_raw ({}) FORMAT ", config.database, column_names());
-        Ok(ClickHouse { client, config, metrics, insert_prefix })
+        let db = &config.database;
+        let insert_prefixes = [
+            format!("INSERT INTO {db}.flows_raw ({}) FORMAT ", column_names()),
+            format!("INSERT INTO {db}.flows_1m ({}) FORMAT ", rollup::column_names()),
+        ];
+        Ok(ClickHouse { client, config, metrics, insert_prefixes })
     }
 
     /// The configuration.
@@ -104,9 +109,9 @@ impl ClickHouse {
             .lines()
             .filter_map(|l| l.trim().parse().ok())
             .collect();
-        let retention = Retention::from(&self.config);
+        let storage = Storage::from(&self.config);
         let mut done = Vec::new();
-        for m in schema::migrations(db, retention) {
+        for m in schema::migrations(db, storage) {
             if applied.contains(&m.version) {
                 continue;
             }
@@ -123,7 +128,8 @@ impl ClickHouse {
             tracing::info!(version = m.version, name = m.name, "applied ClickHouse migration");
             done.push(m.version);
         }
-        self.align_ttls(retention).await?;
+        self.align_ttls(storage).await?;
+        self.align_codecs(storage).await?;
         if let Some(source) = &self.config.kafka_engine {
             for sql in schema::kafka_path(db, source) {
                 self.execute("the Kafka-engine path", &sql).await?;
@@ -161,10 +167,37 @@ impl ClickHouse {
         }
     }
 
+    /// Changes `flows_raw`'s column codecs when the configuration asks for others than the table has.
+    /// A codec change rewrites nothing: parts written from then on take it, older ones as they merge.
+    async fn align_codecs(&self, storage: Storage) -> Result<()> {
+        let db = &self.config.database;
+        let current = self
+            .query_text(
+                "reading flows_raw's codecs",
+                &format!(
+                    "SELECT name, compression_codec FROM system.columns WHERE database = {} AND table = 'flows_raw'",
+                    schema::quote(db)
+                ),
+            )
+            .await?;
+        let current: std::collections::HashMap<&str, &str> =
+            current.lines().filter_map(|l| l.split_once('\t')).collect();
+        let changes: Vec<String> = schema::raw_codecs(storage.raw_codec)
+            .filter(|(name, codec)| current.get(name).is_some_and(|c| c != codec))
+            .map(|(name, codec)| format!("MODIFY COLUMN {name} {codec}"))
+            .collect();
+        if !changes.is_empty() {
+            let sql = format!("ALTER TABLE {db}.flows_raw {}", changes.join(", "));
+            self.execute("flows_raw codecs", &sql).await?;
+            tracing::info!(codec = ?storage.raw_codec, columns = changes.len(), "changed flows_raw's codecs");
+        }
+        Ok(())
+    }
+
     /// Changes a table's TTL when the configuration asks for another retention than the table has.
     /// Existing parts are not rewritten (`materialize_ttl_after_modify = 0`): rows expire as parts merge.
-    async fn align_ttls(&self, retention: Retention) -> Result<()> {
-        for (table, ttl) in schema::ttls(&self.config.database, retention) {
+    async fn align_ttls(&self, storage: Storage) -> Result<()> {
+        for (table, ttl) in schema::ttls(&self.config.database, storage) {
             let (db, name) = table.split_once('.').unwrap_or(("", &table));
             let current = self
                 .query_text(
@@ -185,15 +218,19 @@ impl ClickHouse {
         Ok(())
     }
 
-    /// Inserts `block` into `flows_raw` once: one attempt. A block already stored under the same
+    /// Inserts `block` into its table once: one attempt. A block already stored under the same
     /// token is acknowledged without being stored again.
     pub async fn insert(&self, block: &Block) -> Result<()> {
-        let what = format!("INSERT INTO {}.flows_raw", self.config.database);
+        let what = format!("INSERT INTO {}.{}", self.config.database, block.table.as_str());
+        let prefix = &self.insert_prefixes[match block.table {
+            Table::FlowsRaw => 0,
+            Table::Flows1m => 1,
+        }];
         let started = Instant::now();
         let run = async {
             let mut insert = self
                 .client
-                .insert_formatted_with(format!("{}{}", self.insert_prefix, block.format.as_str()))
+                .insert_formatted_with(format!("{prefix}{}", block.format.as_str()))
                 .with_setting("insert_deduplication_token", block.token.clone())
                 .with_setting("insert_deduplicate", "1")
                 .with_setting("deduplicate_blocks_in_dependent_materialized_views", "1")
@@ -203,8 +240,9 @@ impl ClickHouse {
         };
         self.timed(&what, run).await?;
         self.metrics.insert_seconds.observe(started.elapsed().as_secs_f64());
-        self.metrics.rows.inc_by(block.rows);
-        self.metrics.blocks.inc();
+        let table = TableLabel { table: block.table.as_str() };
+        self.metrics.rows.get_or_create(&table).inc_by(block.rows);
+        self.metrics.blocks.get_or_create(&table).inc();
         Ok(())
     }
 

@@ -36,6 +36,15 @@ pub struct Config {
     pub retry_min_ms: u64,
     /// Longest retry delay, in milliseconds.
     pub retry_max_ms: u64,
+    /// Memory for the minute rollup that writes `flows_1m` (groups of flows per minute and
+    /// dimensions, ~200 bytes each), in bytes. The groups of a minute go out once it has ended; when
+    /// they reach this size, they go out at once (more, smaller rows in `flows_1m`, same sums).
+    pub rollup_bytes: usize,
+    /// How `flows_raw`'s columns are compressed: `lz4` (the default: ClickHouse writes enriched flows
+    /// about twice as fast, ~29 bytes each on disk) or `zstd` (~17 bytes each, for deployments short of
+    /// disk rather than CPU; figures in `perf/README.md`). A change applies to parts written from then
+    /// on; older parts take it as they merge.
+    pub raw_codec: RawCodec,
     /// Days `flows_raw` keeps rows.
     pub raw_ttl_days: u32,
     /// Days `flows_1m` keeps rows.
@@ -62,6 +71,8 @@ impl Default for Config {
             batch_age_ms: 1_000,
             retry_min_ms: 100,
             retry_max_ms: 5_000,
+            rollup_bytes: 24 << 20,
+            raw_codec: RawCodec::Lz4,
             raw_ttl_days: 7,
             ttl_1m_days: 30,
             ttl_1h_days: 90,
@@ -78,6 +89,16 @@ pub enum InsertFormat {
     Native,
     /// Row by row (`helios_core::encode::rowbinary`).
     RowBinary,
+}
+
+/// How `flows_raw`'s columns are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RawCodec {
+    /// `LZ4` on every column: the cheapest to write.
+    Lz4,
+    /// `ZSTD(1)`, after `DoubleDelta` on times and `Delta` on sequence numbers: the smallest.
+    Zstd,
 }
 
 impl InsertFormat {
@@ -102,8 +123,8 @@ impl Config {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
             return Err(Error::Config(format!("url {:?}: expected http:// or https://", self.url)));
         }
-        if self.batch_rows == 0 || self.batch_bytes == 0 {
-            return Err(Error::Config("batch_rows and batch_bytes must be positive".into()));
+        if self.batch_rows == 0 || self.batch_bytes == 0 || self.rollup_bytes == 0 {
+            return Err(Error::Config("batch_rows, batch_bytes and rollup_bytes must be positive".into()));
         }
         if [self.raw_ttl_days, self.ttl_1m_days, self.ttl_1h_days].contains(&0) {
             return Err(Error::Config("TTLs must be at least one day".into()));
@@ -139,6 +160,7 @@ mod tests {
         let url = Config { url: "ftp://x".into(), ..Config::default() };
         assert!(url.validate().expect_err("bad").to_string().contains("ftp://x"));
         assert!(Config { batch_rows: 0, ..Config::default() }.validate().is_err());
+        assert!(Config { rollup_bytes: 0, ..Config::default() }.validate().is_err());
         assert!(Config { ttl_1h_days: 0, ..Config::default() }.validate().is_err());
     }
 

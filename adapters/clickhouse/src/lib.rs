@@ -3,6 +3,7 @@
 //! - [`schema`]: the flow tables (`flows_raw`, `flows_1m`, `flows_1h` and their materialized views,
 //!   the optional Kafka-engine path), as numbered migrations applied idempotently.
 //! - [`block`]: batching encoded rows into insert blocks by rows, bytes and age.
+//! - [`rollup`]: `flows_1m` rows from the `flows_raw` blocks ClickHouse acknowledged.
 //! - [`client`]: the connection: migrations, inserts with a deduplication token (a retried or
 //!   replayed block is stored once), retries with backoff for transient failures, disk usage.
 //! - [`metrics`]: what the adapter reports to Prometheus.
@@ -14,12 +15,14 @@ pub mod block;
 pub mod client;
 pub mod config;
 pub mod metrics;
+pub mod rollup;
 pub mod schema;
 
-pub use block::{Block, BlockBuilder};
+pub use block::{Block, BlockBuilder, Table};
 pub use client::{ClickHouse, migrate_once};
-pub use config::{Config, InsertFormat};
+pub use config::{Config, InsertFormat, RawCodec};
 pub use metrics::Metrics;
+pub use rollup::Rollup;
 
 /// Errors talking to ClickHouse. Messages carry the URL and table, never a password.
 #[derive(Debug, thiserror::Error)]

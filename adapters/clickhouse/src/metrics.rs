@@ -14,6 +14,13 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+/// Labels of the insert counters.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabel {
+    /// [`crate::block::Table::as_str`].
+    pub table: &'static str,
+}
+
 /// Labels of the disk gauges.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DiskLabel {
@@ -24,10 +31,10 @@ pub struct DiskLabel {
 /// The adapter's metrics; clones share the same series.
 #[derive(Debug, Clone)]
 pub struct Metrics {
-    /// Rows ClickHouse acknowledged.
-    pub rows: Counter,
-    /// Blocks ClickHouse acknowledged.
-    pub blocks: Counter,
+    /// Rows ClickHouse acknowledged, by table.
+    pub rows: Family<TableLabel, Counter>,
+    /// Blocks ClickHouse acknowledged, by table.
+    pub blocks: Family<TableLabel, Counter>,
     /// Failed insert attempts, by reason.
     pub errors: Family<ReasonLabel, Counter>,
     /// Seconds per successful insert.
@@ -41,8 +48,8 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            rows: Counter::default(),
-            blocks: Counter::default(),
+            rows: Family::default(),
+            blocks: Family::default(),
             errors: Family::default(),
             insert_seconds: Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             disk_free: Family::default(),
@@ -56,8 +63,8 @@ impl Metrics {
     pub fn register(registry: &mut Registry) -> Metrics {
         let m = Metrics::default();
         let r = registry.sub_registry_with_prefix("clickhouse");
-        r.register("rows", "Rows ClickHouse acknowledged", m.rows.clone());
-        r.register("blocks", "Insert blocks ClickHouse acknowledged", m.blocks.clone());
+        r.register("rows", "Rows ClickHouse acknowledged, by table", m.rows.clone());
+        r.register("blocks", "Insert blocks ClickHouse acknowledged, by table", m.blocks.clone());
         r.register("errors", "Failed ClickHouse requests, by reason", m.errors.clone());
         r.register("insert_duration_seconds", "Seconds per acknowledged insert", m.insert_seconds.clone());
         r.register("disk_free_bytes", "Free bytes on each ClickHouse disk", m.disk_free.clone());

@@ -13,13 +13,18 @@
 //! | geographic flows        | `flows_1m` / `flows_1h` (countries)     | pre-summed                              |
 //! | interface correlation   | `flows_1m` (`in_if*`, `out_if*`, speeds)| pre-summed per interface, with speed    |
 //!
-//! `flows_1m` and `flows_1h` are AggregatingMergeTree tables fed by materialized views (`flows_raw` →
-//! `flows_1m` → `flows_1h`):
-//! every dimension is in the sorting key, counters are `SimpleAggregateFunction(sum)` (read them with
-//! `sum()`), interface speeds `SimpleAggregateFunction(max)`.
+//! `flows_1m` and `flows_1h` are AggregatingMergeTree tables: every dimension is in the sorting key,
+//! counters are `SimpleAggregateFunction(sum)` (read them with `sum()`), interface speeds
+//! `SimpleAggregateFunction(max)`. Since version 3, whoever inserts into `flows_raw` also writes
+//! `flows_1m` — Helios's writers from their minute rollups (`helios_core::rollup`), the Kafka-engine
+//! path from a view of its own — and a view feeds `flows_1h` from `flows_1m`. Version 2 had a view
+//! aggregate every `flows_raw` insert block into `flows_1m`; it set the ingest ceiling (`perf/README.md`).
 
 use helios_core::encode::block_order::SORTING_KEY;
 use helios_core::encode::rowbinary::FLOW_COLUMNS;
+use helios_core::rollup::DIMENSIONS;
+
+use crate::config::RawCodec;
 
 /// One schema version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,20 +37,22 @@ pub struct Migration {
     pub statements: Vec<String>,
 }
 
-/// How long each table keeps rows, in days.
+/// How the tables keep rows: how long each, in days, and how `flows_raw` is compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retention {
+pub struct Storage {
     /// `flows_raw`.
     pub raw_days: u32,
     /// `flows_1m`.
     pub m1_days: u32,
     /// `flows_1h`.
     pub h1_days: u32,
+    /// `flows_raw`'s column codecs.
+    pub raw_codec: RawCodec,
 }
 
-impl From<&crate::Config> for Retention {
+impl From<&crate::Config> for Storage {
     fn from(c: &crate::Config) -> Self {
-        Retention { raw_days: c.raw_ttl_days, m1_days: c.ttl_1m_days, h1_days: c.ttl_1h_days }
+        Storage { raw_days: c.raw_ttl_days, m1_days: c.ttl_1m_days, h1_days: c.ttl_1h_days, raw_codec: c.raw_codec }
     }
 }
 
@@ -56,52 +63,31 @@ pub const MIGRATIONS_TABLE: &str = "helios_schema_migrations";
 /// writer can replay.
 const DEDUP_WINDOW: u32 = 10_000;
 
-/// The dimensions of the aggregate tables (all `flows_raw` columns, same types).
-const DIMENSIONS: [&str; 22] = [
-    "type",
-    "sampler_address",
-    "exporter_device",
-    "exporter_site",
-    "exporter_region",
-    "exporter_role",
-    "exporter_tenant",
-    "in_if",
-    "out_if",
-    "in_if_name",
-    "out_if_name",
-    "etype",
-    "proto",
-    "src_as",
-    "dst_as",
-    "src_as_name",
-    "dst_as_name",
-    "src_country",
-    "dst_country",
-    "src_prefix_tenant",
-    "dst_prefix_tenant",
-    "as_path",
-];
-
 /// Every migration, in order.
-pub fn migrations(db: &str, r: Retention) -> Vec<Migration> {
+pub fn migrations(db: &str, r: Storage) -> Vec<Migration> {
     vec![
-        Migration { version: 1, name: "flows_raw", statements: vec![flows_raw(db, r.raw_days)] },
+        Migration { version: 1, name: "flows_raw", statements: vec![flows_raw(db, r)] },
         Migration {
             version: 2,
             name: "flows_1m and flows_1h with their materialized views",
             statements: vec![
                 aggregate_table(db, "flows_1m", "toDate(time)", r.m1_days),
-                minute_view(db),
+                minute_view(db, "flows_1m_mv", "flows_raw"),
                 aggregate_table(db, "flows_1h", "toYYYYMM(time)", r.h1_days),
                 hour_view(db),
             ],
+        },
+        Migration {
+            version: 3,
+            name: "flows_1m written by the writers of flows_raw, not by a view of every insert",
+            statements: vec![format!("DROP VIEW IF EXISTS {db}.flows_1m_mv")],
         },
     ]
 }
 
 /// The table, its TTL expression and retention, for each table with a TTL (to check the live TTL
 /// against the configured one).
-pub fn ttls(db: &str, r: Retention) -> [(String, String); 3] {
+pub fn ttls(db: &str, r: Storage) -> [(String, String); 3] {
     [
         (format!("{db}.flows_raw"), raw_ttl(r.raw_days)),
         (format!("{db}.flows_1m"), aggregate_ttl(r.m1_days)),
@@ -128,13 +114,19 @@ fn aggregate_ttl(days: u32) -> String {
     format!("time + toIntervalDay({days})")
 }
 
-fn flows_raw(db: &str, days: u32) -> String {
+/// Each `flows_raw` column and its codec as ClickHouse shows it (`system.columns.compression_codec`).
+pub fn raw_codecs(codec: RawCodec) -> impl Iterator<Item = (&'static str, String)> {
+    FLOW_COLUMNS.iter().map(move |c| match codec {
+        RawCodec::Lz4 => (c.name, "CODEC(LZ4)".to_owned()),
+        RawCodec::Zstd => (c.name, format!("CODEC({})", c.codec)),
+    })
+}
+
+fn flows_raw(db: &str, r: Storage) -> String {
     let columns: Vec<String> = FLOW_COLUMNS
         .iter()
-        .map(|c| match c.codec {
-            "" => format!("    {} {}", c.name, c.ty),
-            codec => format!("    {} {} CODEC({codec})", c.name, c.ty),
-        })
+        .zip(raw_codecs(r.raw_codec))
+        .map(|(c, (_, codec))| format!("    {} {} {codec}", c.name, c.ty))
         .collect();
     format!(
         "CREATE TABLE IF NOT EXISTS {db}.flows_raw (\n{}\n) ENGINE = MergeTree\n\
@@ -143,7 +135,7 @@ fn flows_raw(db: &str, days: u32) -> String {
          TTL {}\n\
          SETTINGS non_replicated_deduplication_window = {DEDUP_WINDOW}",
         columns.join(",\n"),
-        raw_ttl(days)
+        raw_ttl(r.raw_days)
     )
 }
 
@@ -178,21 +170,23 @@ fn aggregate_table(db: &str, table: &str, partition: &str, days: u32) -> String 
     )
 }
 
-/// `flows_1m` from each block inserted into `flows_raw`.
-fn minute_view(db: &str) -> String {
+/// `flows_1m` from each block inserted into `source` (rows of `flows_raw`'s columns), as Helios's
+/// minute rollup computes it; a source with an `_error` column (the Kafka engine's) skips the
+/// messages it could not parse.
+fn minute_view(db: &str, name: &str, source: &str) -> String {
     let dims = DIMENSIONS.join(", ");
+    let filter = if source == KAFKA_TABLE { "\nWHERE length(_error) = 0" } else { "" };
     format!(
-        "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.flows_1m_mv TO {db}.flows_1m AS\n\
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{name} TO {db}.flows_1m AS\n\
          SELECT toDateTime(toStartOfMinute(time_received), 'UTC') AS time, {dims},\n\
          \x20   max(in_if_speed) AS in_if_speed, max(out_if_speed) AS out_if_speed,\n\
          \x20   sum(bytes) AS bytes, sum(packets) AS packets, count() AS flows\n\
-         FROM {db}.flows_raw\n\
+         FROM {db}.{source}{filter}\n\
          GROUP BY time, {dims}"
     )
 }
 
-/// `flows_1h` from each block the minute view writes: it groups the block's minute rows, not its raw
-/// flows again, which halves the views' share of an insert (measured: `perf/README.md`).
+/// `flows_1h` from each block written to `flows_1m`: it groups minute rows, not raw flows again.
 fn hour_view(db: &str) -> String {
     let dims = DIMENSIONS.join(", ");
     format!(
@@ -217,17 +211,20 @@ pub struct KafkaSource {
     pub group: String,
 }
 
+/// The Kafka-engine table.
+const KAFKA_TABLE: &str = "flows_kafka";
+
 /// The spec's compatible path: a Kafka-engine table reading `RowBinaryWithNamesAndTypes` messages
 /// (what Helios publishes on the enriched topic; the header names the columns, so adding a column
-/// later does not break older producers) and a materialized view into `flows_raw`. Malformed
-/// messages are streamed aside (`kafka_handle_error_mode = 'stream'`) and skipped, never wedging the
-/// consumer.
-pub fn kafka_path(db: &str, k: &KafkaSource) -> [String; 2] {
+/// later does not break older producers), a materialized view into `flows_raw` and one into
+/// `flows_1m` (this path has no Helios writer to roll minutes up). Malformed messages are streamed
+/// aside (`kafka_handle_error_mode = 'stream'`) and skipped, never wedging the consumer.
+pub fn kafka_path(db: &str, k: &KafkaSource) -> [String; 3] {
     let columns: Vec<String> = FLOW_COLUMNS.iter().map(|c| format!("    {} {}", c.name, c.ty)).collect();
     let names: Vec<&str> = FLOW_COLUMNS.iter().map(|c| c.name).collect();
     [
         format!(
-            "CREATE TABLE IF NOT EXISTS {db}.flows_kafka (\n{}\n) ENGINE = Kafka\n\
+            "CREATE TABLE IF NOT EXISTS {db}.{KAFKA_TABLE} (\n{}\n) ENGINE = Kafka\n\
              SETTINGS kafka_broker_list = {}, kafka_topic_list = {}, kafka_group_name = {},\n\
              \x20   kafka_format = 'RowBinaryWithNamesAndTypes', kafka_handle_error_mode = 'stream'",
             columns.join(",\n"),
@@ -237,9 +234,10 @@ pub fn kafka_path(db: &str, k: &KafkaSource) -> [String; 2] {
         ),
         format!(
             "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.flows_kafka_mv TO {db}.flows_raw AS\n\
-             SELECT {} FROM {db}.flows_kafka WHERE length(_error) = 0",
+             SELECT {} FROM {db}.{KAFKA_TABLE} WHERE length(_error) = 0",
             names.join(", ")
         ),
+        minute_view(db, "flows_kafka_1m_mv", KAFKA_TABLE),
     ]
 }
 
@@ -261,29 +259,33 @@ pub(crate) fn quote(s: &str) -> String {
 mod tests {
     use super::*;
 
-    const R: Retention = Retention { raw_days: 7, m1_days: 30, h1_days: 90 };
+    const R: Storage = Storage { raw_days: 7, m1_days: 30, h1_days: 90, raw_codec: RawCodec::Lz4 };
 
     #[test]
     fn versions_count_up_from_one() {
         let m = migrations("helios", R);
         let versions: Vec<u32> = m.iter().map(|m| m.version).collect();
         assert_eq!(versions, (1..=m.len() as u32).collect::<Vec<_>>());
-        assert!(m.iter().flat_map(|m| &m.statements).all(|s| s.contains("IF NOT EXISTS")));
-    }
-
-    #[test]
-    fn every_dimension_is_a_flows_raw_column() {
-        for d in DIMENSIONS {
-            assert!(FLOW_COLUMNS.iter().any(|c| c.name == d), "{d}");
-        }
+        let idempotent = |s: &&String| s.contains(" IF NOT EXISTS ") || s.starts_with("DROP VIEW IF EXISTS ");
+        assert!(m.iter().flat_map(|m| &m.statements).all(|s| idempotent(&s)));
     }
 
     #[test]
     fn retention_is_in_the_ddl() {
-        let m = migrations("x", Retention { raw_days: 3, m1_days: 4, h1_days: 5 });
+        let m = migrations("x", Storage { raw_days: 3, m1_days: 4, h1_days: 5, ..R });
         assert!(m[0].statements[0].contains("toIntervalDay(3)"));
         assert!(m[1].statements[0].contains("toIntervalDay(4)"));
         assert!(m[1].statements[2].contains("toIntervalDay(5)"));
+    }
+
+    #[test]
+    fn the_raw_codec_is_in_the_ddl() {
+        let lz4 = &migrations("x", R)[0].statements[0];
+        assert!(lz4.contains("    time_received DateTime64(9, 'UTC') CODEC(LZ4),\n"), "{lz4}");
+        assert!(!lz4.contains("ZSTD"));
+        let zstd = &migrations("x", Storage { raw_codec: RawCodec::Zstd, ..R })[0].statements[0];
+        assert!(zstd.contains("    time_received DateTime64(9, 'UTC') CODEC(DoubleDelta, ZSTD(1)),\n"), "{zstd}");
+        assert_eq!(zstd.matches("CODEC(").count(), FLOW_COLUMNS.len());
     }
 
     #[test]
@@ -293,5 +295,9 @@ mod tests {
         assert!(ddl[0].contains(r"kafka_topic_list = 't\'x'"));
         assert!(ddl[0].contains(r"kafka_group_name = 'g\\'"));
         assert!(ddl[1].contains("TO helios.flows_raw"));
+        assert!(
+            ddl[2].contains("TO helios.flows_1m")
+                && ddl[2].contains("FROM helios.flows_kafka\nWHERE length(_error) = 0")
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use helios_clickhouse::block::{BlockBuilder, Limits};
 use helios_clickhouse::schema::{KafkaSource, kafka_path};
-use helios_clickhouse::{Block, ClickHouse, Config, InsertFormat, Metrics};
+use helios_clickhouse::{Block, ClickHouse, Config, InsertFormat, Metrics, RawCodec, Rollup, Table};
 use helios_core::encode::rowbinary::{FLOW_COLUMNS, write_header, write_row};
 use helios_core::enrich::enricher::enrich;
 use helios_core::enrich::published::Snapshot;
@@ -79,6 +79,13 @@ fn block_in(
     block
 }
 
+/// Inserts `b` into `flows_raw`, then its rollup into `flows_1m`, as helios-enricher does.
+async fn store(ch: &ClickHouse, b: &Block) {
+    ch.insert(b).await.expect("flows_raw");
+    let minutes = Rollup::default().of_block(b).expect("our block").expect("rows");
+    ch.insert(&minutes).await.expect("flows_1m");
+}
+
 /// Inserts `records` as a Native block, then as a RowBinary block; after each, the answer to `query`,
 /// then `flows_raw` is emptied.
 async fn each_format(
@@ -107,20 +114,48 @@ async fn scalar(ch: &ClickHouse, sql: &str) -> String {
 async fn migrations_are_idempotent() {
     let engine = Engine::start();
     let ch = ClickHouse::new(config(&engine), Metrics::default()).expect("config");
-    assert_eq!(ch.migrate().await.expect("first"), vec![1, 2]);
+    assert_eq!(ch.migrate().await.expect("first"), vec![1, 2, 3]);
     assert_eq!(ch.migrate().await.expect("second"), Vec::<u32>::new());
     let tables = scalar(
         &ch,
         "SELECT groupArray(name) FROM (SELECT name FROM system.tables WHERE database = 'helios' ORDER BY name)",
     )
     .await;
-    assert_eq!(tables, "['flows_1h','flows_1h_mv','flows_1m','flows_1m_mv','flows_raw','helios_schema_migrations']");
+    // Version 3 removed the view that aggregated every flows_raw insert into flows_1m.
+    assert_eq!(tables, "['flows_1h','flows_1h_mv','flows_1m','flows_raw','helios_schema_migrations']");
     // A changed retention is applied to the live table.
     let longer = ClickHouse::new(Config { raw_ttl_days: 9, ..config(&engine) }, Metrics::default()).expect("config");
     assert_eq!(longer.migrate().await.expect("third"), Vec::<u32>::new());
     let ttl =
         scalar(&ch, "SELECT engine_full FROM system.tables WHERE database = 'helios' AND name = 'flows_raw'").await;
     assert!(ttl.contains("toIntervalDay(9)"), "{ttl}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_raw_codec_follows_the_configuration_without_rewriting_parts() {
+    let engine = Engine::start();
+    let ch = connect(&engine).await;
+    let codecs = "SELECT arraySort(groupUniqArray(compression_codec)) FROM system.columns \
+                  WHERE database = 'helios' AND table = 'flows_raw'";
+    assert_eq!(scalar(&ch, codecs).await, "['CODEC(LZ4)']", "the default");
+    ch.insert(&block(&flows(10, now_ns()), &enrichment_snapshot(), "lz4")).await.expect("insert");
+    let zstd = ClickHouse::new(Config { raw_codec: RawCodec::Zstd, ..config(&engine) }, Metrics::default());
+    let zstd = zstd.expect("config");
+    assert_eq!(zstd.migrate().await.expect("migrate"), Vec::<u32>::new());
+    assert_eq!(
+        scalar(&ch, codecs).await,
+        "['CODEC(Delta(4), ZSTD(1))','CODEC(DoubleDelta, ZSTD(1))','CODEC(ZSTD(1))']"
+    );
+    assert_eq!(scalar(&ch, "SELECT count() FROM system.mutations WHERE database = 'helios'").await, "0");
+    zstd.insert(&block(&flows(5, now_ns()), &enrichment_snapshot(), "zstd")).await.expect("insert");
+    assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "15");
+    // Codecs as configured are left alone: no ALTER at the next start.
+    let altered =
+        "SELECT metadata_modification_time FROM system.tables WHERE database = 'helios' AND name = 'flows_raw'";
+    let before = scalar(&ch, altered).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(zstd.migrate().await.expect("again"), Vec::<u32>::new());
+    assert_eq!(scalar(&ch, altered).await, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,10 +259,10 @@ async fn a_replayed_block_is_stored_once_in_every_table() {
     let snap = enrichment_snapshot();
     let b = block(&flows(100, now_ns()), &snap, "partition-0/offsets-0-99");
     for _ in 0..3 {
-        ch.insert(&b).await.expect("insert");
+        store(&ch, &b).await;
     }
     let other = block(&flows(100, now_ns()), &snap, "partition-0/offsets-100-199");
-    ch.insert(&other).await.expect("insert");
+    store(&ch, &other).await;
     assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "200");
     assert_eq!(scalar(&ch, "SELECT sum(flows) FROM helios.flows_1m").await, "200");
     assert_eq!(scalar(&ch, "SELECT sum(flows) FROM helios.flows_1h").await, "200");
@@ -238,10 +273,21 @@ async fn aggregates_equal_sums_over_flows_raw() {
     let engine = Engine::start();
     let ch = connect(&engine).await;
     let snap = enrichment_snapshot();
-    // Three minutes, several blocks, so the aggregates merge rows of many inserts.
+    // Three minutes, several blocks, rolled up together as helios-flowd does: the first minute goes
+    // out once it is over, the rest at the end; flows_1m merges rows of many inserts.
     let start = now_ns() / MINUTE_NS * MINUTE_NS - 3 * MINUTE_NS;
+    let mut rollup = Rollup::default();
     for (i, offset) in [0, MINUTE_NS / 2, MINUTE_NS, 2 * MINUTE_NS, 2 * MINUTE_NS + 1].into_iter().enumerate() {
-        ch.insert(&block(&flows(50 + i as u64, start + offset), &snap, &format!("b{i}"))).await.expect("insert");
+        let b = block(&flows(50 + i as u64, start + offset), &snap, &format!("b{i}"));
+        ch.insert(&b).await.expect("insert");
+        assert_eq!(rollup.add(&b).expect("our block"), 50 + i);
+    }
+    let second_minute = (start + MINUTE_NS) / 1_000_000_000;
+    let first = rollup.take_before(second_minute, "m0".into()).expect("the first minute");
+    let rest = rollup.take_before(u64::MAX, "m1".into()).expect("the others");
+    assert_eq!((first.table, first.rows, rest.rows), (Table::Flows1m, 1, 2), "one group per minute");
+    for b in [&first, &rest] {
+        ch.insert(b).await.expect("flows_1m");
     }
     ch.execute("optimize", "OPTIMIZE TABLE helios.flows_1m FINAL").await.expect("optimize");
     for (table, bucket) in [("flows_1m", "toStartOfMinute"), ("flows_1h", "toStartOfHour")] {
@@ -277,12 +323,12 @@ async fn ttl_purges_expired_rows() {
     let snap = enrichment_snapshot();
     let day = 86_400_000_000_000u64;
     // Rows already past the 7-day TTL are dropped as they are written.
-    ch.insert(&block(&flows(10, now_ns() - 8 * day), &snap, "expired")).await.expect("insert");
+    store(&ch, &block(&flows(10, now_ns() - 8 * day), &snap, "expired")).await;
     assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "0");
     // Rows two seconds short of it are stored, then purged once they expire.
     let second = 1_000_000_000;
-    ch.insert(&block(&flows(5, now_ns() - 7 * day + 2 * second), &snap, "expiring")).await.expect("insert");
-    ch.insert(&block(&flows(3, now_ns() - day), &snap, "recent")).await.expect("insert");
+    store(&ch, &block(&flows(5, now_ns() - 7 * day + 2 * second), &snap, "expiring")).await;
+    store(&ch, &block(&flows(3, now_ns() - day), &snap, "recent")).await;
     assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "8");
     tokio::time::sleep(Duration::from_secs(3)).await;
     ch.execute("optimize", "OPTIMIZE TABLE helios.flows_raw FINAL").await.expect("optimize");
@@ -321,6 +367,7 @@ async fn refusals_are_reported_with_their_code_and_not_retried() {
     let engine = Engine::start();
     let ch = connect(&engine).await;
     let garbage = Block {
+        table: Table::FlowsRaw,
         data: bytes::Bytes::from_static(b"\x01\x02\x03"),
         format: InsertFormat::RowBinary,
         rows: 1,
@@ -345,25 +392,26 @@ async fn disk_usage_and_metrics_are_reported() {
     ch.insert(&block(&flows(7, now_ns()), &enrichment_snapshot(), "m")).await.expect("insert");
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
-    assert!(text.contains("helios_test_clickhouse_rows_total 7"), "{text}");
+    assert!(text.contains("helios_test_clickhouse_rows_total{table=\"flows_raw\"} 7"), "{text}");
     assert!(text.contains("helios_test_clickhouse_disk_total_bytes{disk=\"default\"}"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_kafka_engine_path_parses_and_its_view_feeds_flows_raw() {
+async fn the_kafka_engine_path_parses_and_its_views_feed_flows_raw_and_flows_1m() {
     // chdb cannot create Kafka-engine tables at all ("Shutdown was called"): ClickHouse's parser checks
     // the table's DDL, and a Null-engine stand-in with the same columns (and the engine's `_error`
-    // column) checks the materialized view into flows_raw.
+    // column) checks the materialized views into flows_raw and flows_1m.
     let engine = Engine::start();
     let ch = connect(&engine).await;
     let k = KafkaSource { brokers: "127.0.0.1:1".into(), topic: "helios-flows-enriched".into(), group: "ch".into() };
-    let [table, view] = kafka_path("helios", &k);
+    let [table, view, minute_view] = kafka_path("helios", &k);
     let ast = scalar(&ch, &format!("EXPLAIN AST {table}")).await;
     assert!(ast.contains("Function Kafka"), "{ast}");
     let columns: Vec<String> = FLOW_COLUMNS.iter().map(|c| format!("{} {}", c.name, c.ty)).collect();
     let stand_in = format!("CREATE TABLE helios.flows_kafka ({}, _error String) ENGINE = Null", columns.join(", "));
     ch.execute("stand-in", &stand_in).await.expect("stand-in");
     ch.execute("kafka view", &view).await.expect("view");
+    ch.execute("kafka minute view", &minute_view).await.expect("minute view");
     // One message as Helios publishes it on the enriched topic: header, then rows.
     let mut message = Vec::new();
     write_header(&mut message);
@@ -383,6 +431,7 @@ async fn the_kafka_engine_path_parses_and_its_view_feeds_flows_raw() {
     );
     ch.execute("through the view", &bad).await.expect("copy");
     assert_eq!(scalar(&ch, "SELECT count(), uniqExact(time_received) FROM helios.flows_raw").await, "4\t4");
+    assert_eq!(scalar(&ch, "SELECT sum(flows), sum(bytes) FROM helios.flows_1m").await, "4\t100", "1+2+3+4 bytes ×10");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,5 @@
 //! The CI performance gate: instructions per decoded record (per GeoIP lookup, per enriched flow, per
-//! encoded row), counted by
+//! encoded row, per row transposed to `Native`, per row rolled up), counted by
 //! valgrind's callgrind (exact and repeatable on a noisy machine, unlike time), compared with the
 //! committed baseline.
 //!
@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use helios_benches::{geo, workloads};
+use helios_core::encode::native::NativeEncoder;
 use helios_core::encode::rowbinary::write_row;
-use helios_core::enrich::enricher::enrich;
+use helios_core::enrich::enricher::{Enriched, enrich};
 use helios_core::enrich::published::Snapshot;
 use helios_core::flow::Batch;
+use helios_core::rollup::minute::MinuteRollup;
 
 /// The enrichment workload's name: one GeoIP + ASN lookup per "record".
 const GEOIP: &str = "geoip";
@@ -24,6 +26,14 @@ const GEOIP: &str = "geoip";
 const ENRICH: &str = "enrich";
 /// ClickHouse RowBinary rows of those enriched flows, per flow.
 const ROWBINARY: &str = "rowbinary";
+/// A block of those rows, repeated [`BLOCK_REPEATS`] times, as a `Native` block in `flows_raw`'s key
+/// order, per row.
+const NATIVE: &str = "native";
+/// That block added to a minute rollup holding its groups, per row.
+const ROLLUP: &str = "rollup";
+/// Copies of the flows in the `Native` and rollup workloads' block: enough rows that the per-block
+/// work (column headers, checks) weighs as in a real block.
+const BLOCK_REPEATS: usize = 64;
 
 /// Every workload's name and records (or lookups) per iteration.
 fn measured() -> Vec<(String, usize)> {
@@ -32,6 +42,7 @@ fn measured() -> Vec<(String, usize)> {
     let flows = enrich_input().0.len();
     all.push((ENRICH.to_owned(), flows));
     all.push((ROWBINARY.to_owned(), flows));
+    all.extend([NATIVE, ROLLUP].map(|name| (name.to_owned(), flows * BLOCK_REPEATS)));
     all
 }
 
@@ -45,25 +56,42 @@ fn enrich_input() -> (Batch, Snapshot) {
 
 /// Runs the enrichment or encoding workload `n` times; `None` for another workload.
 fn run_stage(name: &str, n: u64) -> Option<usize> {
-    if name != ENRICH && name != ROWBINARY {
+    if ![ENRICH, ROWBINARY, NATIVE, ROLLUP].contains(&name) {
         return None;
     }
     let (batch, snapshot) = enrich_input();
     let mut enriched = Vec::new();
     enrich(batch.records(), &snapshot, &mut enriched);
-    let mut out = Vec::with_capacity(64 * 1024);
+    let mut rows = Vec::with_capacity(64 * 1024);
+    let write_rows = |rows: &mut Vec<u8>, enriched: &[Enriched]| {
+        rows.clear();
+        for (r, e) in batch.records().iter().zip(enriched) {
+            write_row(std::hint::black_box(r), batch.lists(r), e, &snapshot, rows);
+        }
+    };
+    write_rows(&mut rows, &enriched);
+    let block_rows = rows.repeat(BLOCK_REPEATS);
+    let (mut native, mut block, mut rollup) = (NativeEncoder::new(), Vec::new(), MinuteRollup::new());
+    native.encode(&block_rows, &mut block).ok()?;
+    rollup.add_native(&block).ok()?;
     let mut total = 0;
     for _ in 0..n {
-        if name == ENRICH {
-            enrich(std::hint::black_box(batch.records()), &snapshot, &mut enriched);
-            total += enriched.len();
-        } else {
-            out.clear();
-            for (r, e) in batch.records().iter().zip(&enriched) {
-                write_row(std::hint::black_box(r), batch.lists(r), e, &snapshot, &mut out);
+        total += match name {
+            ENRICH => {
+                enrich(std::hint::black_box(batch.records()), &snapshot, &mut enriched);
+                enriched.len()
             }
-            total += out.len();
-        }
+            ROWBINARY => {
+                write_rows(&mut rows, &enriched);
+                rows.len()
+            }
+            NATIVE => {
+                block.clear();
+                native.encode(std::hint::black_box(&block_rows), &mut block).ok()?;
+                block.len()
+            }
+            _ => rollup.add_native(std::hint::black_box(&block)).ok()?,
+        };
     }
     Some(total)
 }

@@ -25,8 +25,8 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 
 /// Receives NetFlow v5/v9, IPFIX and sFlow v5 over UDP, decodes and enriches every flow (NetBox
-/// labels, GeoIP, ASN, sampling-normalised counters) and inserts it into ClickHouse (`flows_raw`,
-/// which feeds `flows_1m` and `flows_1h`).
+/// labels, GeoIP, ASN, sampling-normalised counters) and inserts it into ClickHouse (`flows_raw`),
+/// with per-minute rollups of what was stored into `flows_1m` (which feeds `flows_1h`).
 ///
 /// Configuration comes from defaults, then --config (YAML), then HELIOS_FLOWD__* variables
 /// (HELIOS_FLOWD__CLICKHOUSE__URL sets clickhouse.url), then --set and the flags below.
@@ -159,12 +159,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let reload_task = tokio::spawn(reloader.run());
     let sink_task = {
         let (ready, insert_concurrency) = (ready.clone(), config.insert_concurrency);
+        let rollup = sink::RollupSettings {
+            max_bytes: config.clickhouse.rollup_bytes,
+            token_prefix: format!("flowd-{instance}"),
+        };
         tokio::spawn(async move {
             if let Some(ch) = ch {
                 ch.migrate_until_done().await;
                 ready.set(true);
                 let disk_task = tokio::spawn(ch.clone().watch_disk(Duration::from_secs(30)));
-                sink.run(ch, insert_concurrency).await;
+                sink.run(ch, insert_concurrency, rollup).await;
                 disk_task.abort();
             } else {
                 ready.set(true);

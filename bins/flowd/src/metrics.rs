@@ -48,6 +48,10 @@ pub struct Metrics {
     pub enrichment_misses: Family<MissLabels, Counter>,
     /// NetFlow v9 / IPFIX templates held, all workers.
     pub templates: Gauge,
+    /// Groups in the minute rollup waiting for `flows_1m`.
+    pub rollup_groups: Gauge,
+    /// Rollup failures: a stored block that could not be rolled up, or a `flows_1m` block refused.
+    pub rollup_errors: Counter,
 }
 
 impl Metrics {
@@ -66,6 +70,12 @@ impl Metrics {
             m.enrichment_misses.clone(),
         );
         registry.register("templates", "NetFlow v9 / IPFIX templates held", m.templates.clone());
+        registry.register("rollup_groups", "Minute rollup groups waiting for flows_1m", m.rollup_groups.clone());
+        registry.register(
+            "rollup_errors",
+            "Stored blocks not rolled up and flows_1m blocks refused (flows_1m misses their flows)",
+            m.rollup_errors.clone(),
+        );
         m
     }
 

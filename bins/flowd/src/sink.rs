@@ -1,12 +1,16 @@
 //! The way from workers to ClickHouse: a queue bounded in bytes (workers never wait on ClickHouse;
 //! what does not fit is dropped and counted) and a few tasks inserting blocks, each retrying
-//! transient failures with the block's token, so a retry never stores twice.
+//! transient failures with the block's token, so a retry never stores twice. Every block ClickHouse
+//! acknowledged is added to the minute rollup, which goes to `flows_1m` once a minute (or sooner
+//! when it reaches its memory budget) and at shutdown.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use helios_clickhouse::{Block, ClickHouse};
+use helios_clickhouse::{Block, ClickHouse, Rollup};
 use tokio::sync::{Mutex, mpsc};
+use tokio::task::JoinSet;
 
 use crate::metrics::Metrics;
 
@@ -76,33 +80,104 @@ impl Queue {
     }
 }
 
+/// How the sink writes `flows_1m`.
+#[derive(Debug, Clone)]
+pub struct RollupSettings {
+    /// Memory for the groups, in bytes.
+    pub max_bytes: usize,
+    /// Prefix of the rollup blocks' tokens (unique per process).
+    pub token_prefix: String,
+}
+
 impl Sink {
-    /// Inserts blocks, `concurrency` at a time, until every queue end is dropped and the queue is
-    /// empty.
-    pub async fn run(self, ch: ClickHouse, concurrency: usize) {
+    /// Inserts blocks, `concurrency` at a time, and the minute rollup of those stored, until every
+    /// queue end is dropped and the queue is empty; then the rollup's last groups.
+    pub async fn run(self, ch: ClickHouse, concurrency: usize, settings: RollupSettings) {
         let Sink { rx, bytes, rows, metrics } = self;
         let rx = Arc::new(Mutex::new(rx));
-        let inserters: Vec<_> = (0..concurrency.max(1))
-            .map(|_| {
-                let (rx, bytes, rows, metrics, ch) = (rx.clone(), bytes.clone(), rows.clone(), metrics.clone(), ch.clone());
-                tokio::spawn(async move {
-                    // The lock is held only while waiting for the next block, not during its insert.
-                    while let Some(block) = { rx.lock().await.recv().await } {
-                        if let Err(e) = ch.insert_retrying(&block, None).await {
+        let rollup = Arc::new(std::sync::Mutex::new(Rollup::default()));
+        let mut inserters = JoinSet::new();
+        for _ in 0..concurrency.max(1) {
+            let (rx, bytes, rows, metrics, ch, rollup) =
+                (rx.clone(), bytes.clone(), rows.clone(), metrics.clone(), ch.clone(), rollup.clone());
+            inserters.spawn(async move {
+                // The lock is held only while waiting for the next block, not during its insert.
+                while let Some(block) = { rx.lock().await.recv().await } {
+                    match ch.insert_retrying(&block, None).await {
+                        Ok(()) => roll_up(&rollup, &block, &metrics),
+                        Err(e) => {
                             tracing::error!(error = %e, rows = block.rows, "ClickHouse refused a block; its flows are dropped");
                             metrics.drop_flows("clickhouse_refused", block.rows);
                         }
-                        rows.fetch_sub(block.rows, Ordering::AcqRel);
-                        let left = bytes.fetch_sub(block.data.len(), Ordering::AcqRel) - block.data.len();
-                        metrics.queue_bytes.set(left as i64);
                     }
-                })
-            })
-            .collect();
-        for inserter in inserters {
-            if let Err(e) = inserter.await {
-                tracing::error!(error = %e, "a ClickHouse inserter ended abnormally");
+                    rows.fetch_sub(block.rows, Ordering::AcqRel);
+                    let left = bytes.fetch_sub(block.data.len(), Ordering::AcqRel) - block.data.len();
+                    metrics.queue_bytes.set(left as i64);
+                }
+            });
+        }
+        let mut flusher = Flusher { ch, rollup, settings, metrics, blocks: 0 };
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                joined = inserters.join_next() => match joined {
+                    None => break,
+                    Some(Err(e)) => tracing::error!(error = %e, "a ClickHouse inserter ended abnormally"),
+                    Some(Ok(())) => {}
+                },
+                _ = tick.tick() => {
+                    let now_s = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                    flusher.flush_due(now_s).await;
+                }
             }
+        }
+        flusher.flush(u64::MAX).await;
+    }
+}
+
+/// Adds a stored block to the rollup.
+fn roll_up(rollup: &std::sync::Mutex<Rollup>, block: &Block, metrics: &Metrics) {
+    let mut r = rollup.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Err(e) = r.add(block) {
+        // Helios's own block: a bug. Its flows are in flows_raw, not in flows_1m.
+        tracing::error!(error = %e, rows = block.rows, "a stored block could not be rolled up");
+        metrics.rollup_errors.inc();
+    }
+    metrics.rollup_groups.set(r.groups() as i64);
+}
+
+/// Sends the rollup's due groups to `flows_1m`.
+struct Flusher {
+    ch: ClickHouse,
+    rollup: Arc<std::sync::Mutex<Rollup>>,
+    settings: RollupSettings,
+    metrics: Metrics,
+    /// Rollup blocks sent (numbers the tokens).
+    blocks: u64,
+}
+
+impl Flusher {
+    async fn flush_due(&mut self, now_s: u64) {
+        let due = self.rollup.lock().unwrap_or_else(PoisonError::into_inner).due(now_s, self.settings.max_bytes);
+        if let Some(before) = due {
+            self.flush(before).await;
+        }
+    }
+
+    /// Inserts the groups of minutes before `before` (retrying like any block).
+    async fn flush(&mut self, before: u64) {
+        let token = format!("{}-1m-{}", self.settings.token_prefix, self.blocks);
+        let block = {
+            let mut r = self.rollup.lock().unwrap_or_else(PoisonError::into_inner);
+            let block = r.take_before(before, token);
+            self.metrics.rollup_groups.set(r.groups() as i64);
+            block
+        };
+        let Some(block) = block else { return };
+        self.blocks += 1;
+        if let Err(e) = self.ch.insert_retrying(&block, None).await {
+            tracing::error!(error = %e, rows = block.rows, "ClickHouse refused a flows_1m block");
+            self.metrics.rollup_errors.inc();
         }
     }
 }
@@ -113,6 +188,7 @@ mod tests {
 
     fn block(len: usize, rows: u64) -> Block {
         Block {
+            table: helios_clickhouse::Table::FlowsRaw,
             data: vec![0u8; len].into(),
             format: helios_clickhouse::InsertFormat::RowBinary,
             rows,

@@ -112,16 +112,32 @@ fn every_flow_of_the_capture_arrives_once_enriched_and_shutdown_is_clean() {
     let types =
         ch.query("SELECT groupArray(t) FROM (SELECT DISTINCT toString(type) AS t FROM helios.flows_raw ORDER BY t)");
     assert_eq!(types, "['IPFIX','NETFLOW_V5','NETFLOW_V9','SFLOW_5']");
-    assert_eq!(ch.query("SELECT sum(flows) FROM helios.flows_1m"), expected.to_string());
     let metrics = flowd.service.metrics();
     assert!(metrics.contains(r#"helios_flowd_datagrams_total{exporter="127.0.1.1",protocol="#), "{metrics}");
     assert!(
         metrics.contains(r#"helios_flowd_decode_errors_total{reason="#),
         "the capture's invalid datagrams are counted"
     );
-    assert!(metrics.contains(&format!("helios_flowd_clickhouse_rows_total {expected}")), "{metrics}");
+    let raw_rows = format!(r#"helios_flowd_clickhouse_rows_total{{table="flows_raw"}} {expected}"#);
+    assert!(metrics.contains(&raw_rows), "{metrics}");
     assert!(metrics.contains(r#"helios_flowd_enrichment_misses_total{lookup="exporter"}"#), "{metrics}");
+    assert!(metrics.contains("helios_flowd_rollup_groups "), "{metrics}");
     assert!(flowd.service.terminate().success());
+    assert_rolled_up(&ch, expected);
+}
+
+/// `flows_1m` sums exactly what `flows_raw` holds, per minute (the rollup's last minute goes out at
+/// shutdown, the others once they are over).
+fn assert_rolled_up(ch: &ClickHouse, expected: u64) {
+    let sums = |table: &str, time: &str, flows: &str| {
+        ch.query(&format!(
+            "SELECT groupArray((t, b, p, f)) FROM (SELECT {time} AS t, sum(bytes) AS b, sum(packets) AS p, \
+             {flows} AS f FROM helios.{table} GROUP BY t ORDER BY t)"
+        ))
+    };
+    let raw = sums("flows_raw", "toDateTime(toStartOfMinute(time_received), 'UTC')", "count()");
+    assert_eq!(sums("flows_1m", "time", "sum(flows)"), raw);
+    assert_eq!(ch.query("SELECT sum(flows) FROM helios.flows_1m"), expected.to_string());
 }
 
 #[test]
@@ -138,6 +154,7 @@ fn a_clickhouse_outage_loses_nothing_and_stores_nothing_twice() {
     wait_for_rows(&ch, expected);
     assert!(!flowd.service.metrics().contains("helios_flowd_dropped_flows_total{"), "nothing dropped");
     assert!(flowd.service.terminate().success());
+    assert_rolled_up(&ch, expected);
 }
 
 /// Reads `topic` from the start until `n` messages came (or 60 s passed); returns their payloads.
@@ -267,7 +284,7 @@ fn migrate_applies_the_schema_and_exits() {
         .status()
         .expect("helios-flowd runs");
     assert!(status.success());
-    assert_eq!(ch.query("SELECT count() FROM system.tables WHERE database = 'helios' AND name LIKE 'flows_%'"), "5");
+    assert_eq!(ch.query("SELECT count() FROM system.tables WHERE database = 'helios' AND name LIKE 'flows_%'"), "4");
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_helios-flowd"))
         .args(["migrate", "--set", "clickhouse.url=ftp://x"])
         .output()

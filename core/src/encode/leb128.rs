@@ -47,6 +47,20 @@ pub(crate) fn read(b: &[u8]) -> Option<(u64, usize)> {
     None
 }
 
+/// The length (or count) at `at` of `buf`, as ClickHouse writes it before a string or an array, and
+/// how many bytes it took; `None` when `buf` ends first or the value does not fit a `usize`.
+#[inline(always)]
+pub(crate) fn length(buf: &[u8], at: usize) -> Option<(usize, usize)> {
+    // Labels and lists are short: a one-byte length is the rule.
+    match buf.get(at..)? {
+        [n, ..] if *n < 0x80 => Some((usize::from(*n), 1)),
+        tail => {
+            let (len, header) = read(tail)?;
+            Some((usize::try_from(len).ok()?, header))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,8 @@
 
 pub mod block_order;
 pub mod json;
-mod leb128;
+pub(crate) mod leb128;
 pub mod native;
+pub mod native_columns;
 pub mod protobuf;
 pub mod rowbinary;

@@ -10,7 +10,7 @@
 //! sorting the block.
 
 use super::block_order::BlockOrder;
-use super::leb128;
+use super::leb128::length;
 use super::rowbinary::{FLOW_COLUMNS, Layout, Row};
 use crate::error::{Error, Reason, Result};
 
@@ -193,7 +193,7 @@ fn value(rows: &[u8], at: usize, layout: Layout) -> Option<(usize, usize)> {
 /// nearly every label — are copied as one 16-byte load when the rows go on that far, then cut back:
 /// a fixed-size copy instead of a call to `memcpy` per value.
 #[inline(always)]
-fn copy(rows: &[u8], at: usize, n: usize, out: &mut Vec<u8>) -> Option<usize> {
+pub(crate) fn copy(rows: &[u8], at: usize, n: usize, out: &mut Vec<u8>) -> Option<usize> {
     let end = at.checked_add(n)?;
     match rows.get(at..).and_then(<[u8]>::first_chunk::<16>) {
         Some(wide) if n <= 16 => {
@@ -218,69 +218,25 @@ fn gather<const W: usize>(rows: &[u8], starts: &[usize], offset: usize, dst: &mu
     }
 }
 
-/// The LEB128 length at `at` of `rows`, and how many bytes it took.
-#[inline(always)]
-fn length(rows: &[u8], at: usize) -> Option<(usize, usize)> {
-    // Labels and lists are short: a one-byte length is the rule.
-    match rows.get(at..)? {
-        [n, ..] if *n < 0x80 => Some((usize::from(*n), 1)),
-        tail => {
-            let (len, header) = leb128::read(tail)?;
-            Some((usize::try_from(len).ok()?, header))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::native_columns::NativeColumns;
     use crate::encode::rowbinary::write_row;
     use crate::enrich::enricher::Enriched;
     use crate::enrich::published::Snapshot;
     use crate::flow::{Addr, FlowLists, FlowRecord, FlowType};
 
-    /// Reads a `Native` block back into (name, type, column bytes) triples, knowing the row count.
+    /// Reads a `Native` block back (checking names and types) into (name, type, column bytes) triples.
     fn columns(block: &[u8]) -> (usize, Vec<(String, String, Vec<u8>)>) {
-        let mut at = 0;
-        let next_len = |b: &[u8], at: &mut usize| {
-            let (n, h) = length(b, *at).expect("length");
-            *at += h;
-            n
-        };
-        let ncols = next_len(block, &mut at);
-        let nrows = next_len(block, &mut at);
-        let mut out = Vec::new();
-        for column in &FLOW_COLUMNS[..ncols] {
-            let text = |at: &mut usize| {
-                let n = next_len(block, at);
-                let s = String::from_utf8(block[*at..*at + n].to_vec()).expect("utf-8");
-                *at += n;
-                s
-            };
-            let (name, ty) = (text(&mut at), text(&mut at));
-            let start = at;
-            match column.layout {
-                Layout::Fixed(w) => at += usize::from(w) * nrows,
-                Layout::String => {
-                    for _ in 0..nrows {
-                        let n = next_len(block, &mut at);
-                        at += n;
-                    }
-                }
-                Layout::ArrayU32 => {
-                    let offsets = &block[at..at + 8 * nrows];
-                    let total = if nrows == 0 {
-                        0
-                    } else {
-                        u64::from_le_bytes(offsets[offsets.len() - 8..].try_into().expect("8"))
-                    };
-                    at += 8 * nrows + 4 * total as usize;
-                }
-            }
-            out.push((name, ty, block[start..at].to_vec()));
-        }
-        assert_eq!(at, block.len(), "nothing after the last column");
-        (nrows, out)
+        let mut read = NativeColumns::default();
+        read.read(block).expect("a whole block of our columns");
+        let columns = FLOW_COLUMNS.iter().enumerate().map(|(i, column)| {
+            let span = read.span(i).expect("a span per column");
+            let bytes = [&block[span.values.clone()], &block[span.elements.clone()]].concat();
+            (column.name.to_owned(), column.ty.to_owned(), bytes)
+        });
+        (read.rows(), columns.collect())
     }
 
     #[test]

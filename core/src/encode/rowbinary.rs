@@ -14,14 +14,15 @@ use crate::enrich::inventory::{Device, Interface, Prefix};
 use crate::enrich::published::Snapshot;
 use crate::flow::{Addr, FlowLists, FlowRecord};
 
-/// One column of `flows_raw`: name, ClickHouse type and compression codec (empty: the default).
+/// One column of `flows_raw`: name, ClickHouse type and its compression codec when `flows_raw` is
+/// compressed for size (the adapter's `raw_codec = zstd`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Column {
     /// Column name.
     pub name: &'static str,
     /// ClickHouse type.
     pub ty: &'static str,
-    /// `CODEC(...)` arguments, or empty.
+    /// `CODEC(...)` arguments.
     pub codec: &'static str,
     /// How its values are laid out (derived from the type).
     pub layout: Layout,
@@ -91,8 +92,8 @@ pub const FLOW_COLUMNS: &[Column] = &[
     col("time_received", TIME, "DoubleDelta, ZSTD(1)"),
     col("time_flow_start", TIME, "DoubleDelta, ZSTD(1)"),
     col("time_flow_end", TIME, "DoubleDelta, ZSTD(1)"),
-    col("type", FLOW_TYPE, ""),
-    col("sequence_num", "UInt32", "Delta, ZSTD(1)"),
+    col("type", FLOW_TYPE, "ZSTD(1)"),
+    col("sequence_num", "UInt32", "Delta(4), ZSTD(1)"),
     col("sampling_rate", "UInt64", "ZSTD(1)"),
     col("sampler_address", "IPv6", "ZSTD(1)"),
     col("src_addr", "IPv6", "ZSTD(1)"),

@@ -15,7 +15,8 @@ use super::rowbinary::{FLOW_COLUMNS, Layout, Row};
 use crate::error::{Error, Reason, Result};
 
 /// Regroups `RowBinary` rows into `Native` blocks. Keeps its buffers between blocks, so a warmed-up
-/// encoder allocates only the block it returns.
+/// encoder allocates only the block it returns; every value is copied once, from the rows into its
+/// place in the block.
 #[derive(Debug)]
 pub struct NativeEncoder {
     /// The leading fixed-width columns: (offset in the row, width) of each.
@@ -31,10 +32,22 @@ pub struct NativeEncoder {
     /// Offsets in a row of `time_received` and `sampler_address`, and the index among the columns
     /// after the prefix of `exporter_device`: the sorting key's parts.
     key: (usize, usize, usize),
-    /// Per column after the fixed-width prefix: its values (for arrays, the cumulative offsets).
-    columns: Vec<Vec<u8>>,
-    /// Per column after the prefix: the elements of array columns (empty for the others).
-    elements: Vec<Vec<u8>>,
+    /// Per column after the fixed-width prefix: bytes of its values (for arrays, of the cumulative
+    /// offsets) and of its elements (arrays only), known after the first pass over the rows.
+    sizes: Vec<(usize, usize)>,
+    /// Per column after the prefix: where its next value and its next element go in the block.
+    cursors: Vec<Cursor>,
+}
+
+/// Where a column after the prefix is being written: values and elements, each up to its end.
+#[derive(Debug, Clone, Default)]
+struct Cursor {
+    value: usize,
+    value_end: usize,
+    element: usize,
+    element_end: usize,
+    /// For arrays: elements so far (the next cumulative offset).
+    total: u64,
 }
 
 impl Default for NativeEncoder {
@@ -73,8 +86,8 @@ impl NativeEncoder {
             arrival: Vec::new(),
             order: BlockOrder::default(),
             key,
-            columns: vec![Vec::new(); rest],
-            elements: vec![Vec::new(); rest],
+            sizes: vec![(0, 0); rest],
+            cursors: vec![Cursor::default(); rest],
         }
     }
 
@@ -84,19 +97,33 @@ impl NativeEncoder {
     pub fn encode(&mut self, rows: &[u8], out: &mut Vec<u8>) -> Result<()> {
         self.split(rows)?;
         let n = self.starts.len();
-        out.reserve(rows.len() + n * 8 * self.columns.len() / 4 + 4096);
+        let rest_bytes: usize = self.sizes.iter().map(|(v, e)| v + e).sum();
+        out.reserve(n * self.prefix_len + rest_bytes + 4096);
         Row(out).len(FLOW_COLUMNS.len());
         Row(out).len(n);
-        let (head, tail) = FLOW_COLUMNS.split_at(FLOW_COLUMNS.len() - self.columns.len());
-        // The prefix columns, straight from the rows (fixed offsets and widths): each column's region
-        // of `out` is laid out first, then filled a chunk of rows at a time, so that the rows being
-        // read stay in cache however large the block.
+        let (head, tail) = FLOW_COLUMNS.split_at(self.prefix.len());
+        // Every column's region of `out` is laid out first (header, then room for its data), then
+        // filled. The prefix columns come straight from the rows (fixed offsets and widths), a chunk
+        // of rows at a time, so that the rows being read stay in cache however large the block.
         let mut regions = Vec::with_capacity(head.len());
         for (column, &(offset, width)) in head.iter().zip(&self.prefix) {
             Row(out).str(column.name);
             Row(out).str(column.ty);
             regions.push((out.len(), offset, width));
             out.resize(out.len() + n * width, 0);
+        }
+        for ((column, &(values, elements)), cursor) in tail.iter().zip(&self.sizes).zip(&mut self.cursors) {
+            Row(out).str(column.name);
+            Row(out).str(column.ty);
+            let at = out.len();
+            *cursor = Cursor {
+                value: at,
+                value_end: at + values,
+                element: at + values,
+                element_end: at + values + elements,
+                total: 0,
+            };
+            out.resize(at + values + elements, 0);
         }
         for (c, chunk) in self.starts.chunks(CHUNK_ROWS).enumerate() {
             let first = c * CHUNK_ROWS;
@@ -112,23 +139,38 @@ impl NativeEncoder {
                 }
             }
         }
-        for ((column, values), elements) in tail.iter().zip(&self.columns).zip(&self.elements) {
-            Row(out).str(column.name);
-            Row(out).str(column.ty);
-            out.extend_from_slice(values);
-            out.extend_from_slice(elements);
+        // The other columns, row by row in key order, each value into its column's next place.
+        for &row in &self.starts {
+            let mut at = row + self.prefix_len;
+            for (column, cursor) in tail.iter().zip(&mut self.cursors) {
+                // Whole rows were checked by `split`.
+                let Some((start, end)) = value(rows, at, column.layout) else { break };
+                match column.layout {
+                    Layout::Fixed(_) | Layout::String => {
+                        cursor.value = put(rows, at, end - at, out, cursor.value, cursor.value_end);
+                    }
+                    Layout::ArrayU32 => {
+                        cursor.total += ((end - start) / 4) as u64;
+                        let total = cursor.total.to_le_bytes();
+                        cursor.value = put(&total, 0, 8, out, cursor.value, cursor.value_end);
+                        cursor.element = put(rows, start, end - start, out, cursor.element, cursor.element_end);
+                    }
+                }
+                at = end;
+            }
         }
         Ok(())
     }
 
-    /// Finds where each row starts, checking that `rows` holds whole rows, puts the rows in key order,
-    /// and gathers the columns after the prefix (their offsets vary from row to row) in that order.
+    /// Finds where each row starts, checking that `rows` holds whole rows, puts the rows in key order
+    /// (`starts`), and sums the bytes of each column after the prefix.
     fn split(&mut self, rows: &[u8]) -> Result<()> {
-        let rest = &FLOW_COLUMNS[FLOW_COLUMNS.len() - self.columns.len()..];
+        let rest = &FLOW_COLUMNS[self.prefix.len()..];
         let truncated = |offset| Error::RowBinary { reason: Reason::Truncated, offset };
         let (time_at, exporter_at, device) = self.key;
         self.arrival.clear();
         self.order.clear();
+        self.sizes.iter_mut().for_each(|s| *s = (0, 0));
         let mut at = 0;
         while at < rows.len() {
             self.arrival.push(at);
@@ -136,42 +178,21 @@ impl NativeEncoder {
             let exporter = rows.get(at + exporter_at..).and_then(<[u8]>::first_chunk::<16>).ok_or(truncated(at))?;
             let first_of_group = self.order.add(u64::from_le_bytes(*time), *exporter);
             at += self.prefix_len;
-            for (i, column) in rest.iter().enumerate() {
+            for ((i, column), size) in rest.iter().enumerate().zip(&mut self.sizes) {
                 let (start, end) = value(rows, at, column.layout).ok_or(truncated(at))?;
                 if let Some(group) = first_of_group.filter(|_| i == device) {
                     self.order.set_device(group, start..end);
                 }
-                at = end;
-            }
-        }
-        for c in self.columns.iter_mut().chain(self.elements.iter_mut()) {
-            c.clear();
-        }
-        let mut totals = vec![0u64; rest.len()];
-        self.starts.clear();
-        for &row in self.order.order(rows) {
-            let Some(&row_start) = self.arrival.get(row as usize) else { continue };
-            self.starts.push(row_start);
-            let mut at = row_start + self.prefix_len;
-            for (i, column) in rest.iter().enumerate() {
-                let (Some(values), Some(elements), Some(total)) =
-                    (self.columns.get_mut(i), self.elements.get_mut(i), totals.get_mut(i))
-                else {
-                    break; // one of each per column, by construction
-                };
-                // Whole rows were checked above.
-                let Some((start, end)) = value(rows, at, column.layout) else { break };
                 match column.layout {
-                    Layout::Fixed(_) | Layout::String => copy(rows, at, end - at, values),
-                    Layout::ArrayU32 => {
-                        *total += ((end - start) / 4) as u64;
-                        values.extend_from_slice(&total.to_le_bytes());
-                        copy(rows, start, end - start, elements)
-                    }
-                };
+                    Layout::Fixed(_) | Layout::String => size.0 += end - at,
+                    Layout::ArrayU32 => *size = (size.0 + 8, size.1 + (end - start)),
+                }
                 at = end;
             }
         }
+        self.starts.clear();
+        let arrival = &self.arrival;
+        self.starts.extend(self.order.order(rows).iter().filter_map(|&row| arrival.get(row as usize).copied()));
         Ok(())
     }
 }
@@ -204,6 +225,28 @@ pub(crate) fn copy(rows: &[u8], at: usize, n: usize, out: &mut Vec<u8>) -> Optio
         _ => out.extend_from_slice(rows.get(at..end)?),
     }
     Some(end)
+}
+
+/// Copies `rows[at..at + n]` into `out[to..]`, never past `limit` (the end of the column's region);
+/// returns where the next value goes. Values of up to 16 bytes are copied as one 16-byte store when
+/// the region has room for it: the bytes past the value are overwritten by the column's next value,
+/// and the region's last value is copied exactly.
+#[inline(always)]
+fn put(rows: &[u8], at: usize, n: usize, out: &mut [u8], to: usize, limit: usize) -> usize {
+    let end = to + n;
+    if n <= 16
+        && to + 16 <= limit
+        && let (Some(wide), Some(dst)) = (rows.get(at..).and_then(<[u8]>::first_chunk::<16>), out.get_mut(to..to + 16))
+    {
+        dst.copy_from_slice(wide);
+        return end;
+    }
+    if let (Some(src), Some(dst)) = (rows.get(at..at + n), out.get_mut(to..end.min(limit)))
+        && src.len() == dst.len()
+    {
+        dst.copy_from_slice(src);
+    }
+    end
 }
 
 const CHUNK_ROWS: usize = 512;
@@ -328,6 +371,21 @@ mod tests {
             assert_eq!(copy(&rows, at, 41 - at, &mut Vec::new()), None, "one byte past the end");
         }
         assert_eq!(copy(&rows, 1, usize::MAX, &mut Vec::new()), None, "no overflow");
+    }
+
+    #[test]
+    fn values_are_put_whole_and_never_past_their_region() {
+        let rows: Vec<u8> = (1..=40).collect();
+        for limit in [8, 20, 39] {
+            for to in 0..=limit {
+                for n in 0..=(limit - to).min(20) {
+                    let mut out = vec![0u8; 41];
+                    assert_eq!(put(&rows, 3, n, &mut out, to, limit), to + n);
+                    assert_eq!(out[to..to + n], rows[3..3 + n], "to {to}, {n} bytes");
+                    assert!(out[limit..].iter().all(|&b| b == 0), "nothing past {limit} (to {to}, {n} bytes)");
+                }
+            }
+        }
     }
 
     #[test]

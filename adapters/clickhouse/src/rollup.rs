@@ -64,25 +64,42 @@ impl Rollup {
     }
 
     /// The rollup of `block` (a `flows_raw` block ClickHouse acknowledged) with everything held
-    /// before, as a `flows_1m` block under `block`'s token suffixed `-1m`: replaying the block replays
-    /// its rollup under the same token, stored once. `None` when `block` has no rows.
+    /// before, as one `flows_1m` block under `block`'s token suffixed `-1m`: replaying the block
+    /// replays its rollup under the same token, stored once (one block, because the groups' order may
+    /// differ in a replay). `None` when `block` has no rows.
     pub fn of_block(&mut self, block: &Block) -> helios_core::Result<Option<Block>> {
         self.add(block)?;
-        Ok(self.take_before(u64::MAX, format!("{}-1m", block.token)))
+        Ok(self.take_before(u64::MAX, usize::MAX, &format!("{}-1m", block.token)).pop())
     }
 
-    /// The groups of minutes before `minute` (Unix seconds; `u64::MAX`: all) as a `flows_1m` block
-    /// with `token`, and forgets them; `None` when there are none.
-    pub fn take_before(&mut self, minute: u64, token: String) -> Option<Block> {
+    /// The groups of minutes before `minute` (Unix seconds; `u64::MAX`: all) as `flows_1m` blocks of
+    /// at most `max_rows` rows, the first with `token`, the next with `token` suffixed `-1`, `-2`...,
+    /// and forgets them. Smaller blocks keep each insert short, so inserts of `flows_raw` never wait
+    /// long behind one; a retried block carries its own token.
+    pub fn take_before(&mut self, minute: u64, max_rows: usize, token: &str) -> Vec<Block> {
+        let mut blocks: Vec<Block> = Vec::new();
         let mut data = Vec::new();
-        let rows = self.minute.drain_before(minute, &mut data);
-        (rows > 0).then(|| Block {
-            table: Table::Flows1m,
-            data: Bytes::from(data),
-            format: InsertFormat::RowBinary,
-            rows: rows as u64,
-            token,
-        })
+        let mut rows = 0u64;
+        let mut close = |data: &mut Vec<u8>, rows: &mut u64| {
+            let token = match blocks.len() {
+                0 => token.to_owned(),
+                n => format!("{token}-{n}"),
+            };
+            let data = Bytes::from(std::mem::take(data));
+            blocks.push(Block { table: Table::Flows1m, data, format: InsertFormat::RowBinary, rows: *rows, token });
+            *rows = 0;
+        };
+        self.minute.drain_before(minute, |row| {
+            data.extend_from_slice(row);
+            rows += 1;
+            if rows as usize >= max_rows {
+                close(&mut data, &mut rows);
+            }
+        });
+        if rows > 0 {
+            close(&mut data, &mut rows);
+        }
+        blocks
     }
 }
 
@@ -119,14 +136,27 @@ mod tests {
         assert_eq!(r.due(T0 + 60 + GRACE_S - 1, 1 << 20), None, "the first minute may still get flows");
         assert_eq!(r.due(T0 + 60 + GRACE_S, 1 << 20), Some(T0 + 60));
         assert_eq!(r.due(T0, r.bytes()), Some(u64::MAX), "too big: everything goes");
-        let first = r.take_before(T0 + 60, "m1".into()).expect("a group");
-        assert_eq!(
-            (first.table, first.format, first.rows, first.token.as_str()),
-            (Table::Flows1m, InsertFormat::RowBinary, 1, "m1")
-        );
+        let first = r.take_before(T0 + 60, 100, "m1");
+        let first: Vec<_> = first.iter().map(|b| (b.table, b.format, b.rows, b.token.as_str())).collect();
+        assert_eq!(first, [(Table::Flows1m, InsertFormat::RowBinary, 1, "m1")]);
         assert_eq!(r.due(T0 + 60 + GRACE_S, 1 << 20), None, "the next minute waits");
-        assert_eq!(r.take_before(u64::MAX, "m2".into()).map(|b| b.rows), Some(1));
-        assert_eq!(r.take_before(u64::MAX, "m3".into()), None);
+        assert_eq!(r.take_before(u64::MAX, 100, "m2").iter().map(|b| b.rows).sum::<u64>(), 1);
+        assert_eq!(r.take_before(u64::MAX, 100, "m3"), []);
+    }
+
+    #[test]
+    fn a_large_rollup_goes_out_in_blocks_with_tokens_of_their_own() {
+        let times: Vec<u64> = (0..7).map(|m| T0 + 60 * m).collect();
+        let mut r = Rollup::default();
+        r.add(&block(InsertFormat::Native, &times)).expect("ours");
+        let blocks = r.take_before(u64::MAX, 3, "t");
+        let shape: Vec<_> = blocks.iter().map(|b| (b.rows, b.token.as_str())).collect();
+        assert_eq!(shape, [(3, "t"), (3, "t-1"), (1, "t-2")]);
+        let mut whole = Rollup::default();
+        whole.add(&block(InsertFormat::Native, &times)).expect("ours");
+        let one = whole.take_before(u64::MAX, usize::MAX, "w");
+        let joined: Vec<u8> = blocks.iter().flat_map(|b| b.data.iter().copied()).collect();
+        assert_eq!((one.len(), &one[0].data[..]), (1, &joined[..]), "the same rows, in the same order");
     }
 
     #[test]

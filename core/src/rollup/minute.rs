@@ -102,12 +102,13 @@ impl MinuteRollup {
         self.oldest
     }
 
-    /// Appends the groups of minutes before `minute` (Unix seconds; `u64::MAX`: all) to `out` as
-    /// `flows_1m` `RowBinary` rows (columns: [`super::column_names`]) and forgets them; returns how
+    /// Hands each group of the minutes before `minute` (Unix seconds; `u64::MAX`: all) to `each` as one
+    /// `flows_1m` `RowBinary` row (columns: [`super::column_names`]) and forgets them; returns how
     /// many rows.
-    pub fn drain_before(&mut self, minute: u64, out: &mut Vec<u8>) -> usize {
+    pub fn drain_before(&mut self, minute: u64, mut each: impl FnMut(&[u8])) -> usize {
         let mut rows = 0;
         let mut oldest = None::<u32>;
+        let row = &mut self.key;
         self.groups.drain_where(
             |key| {
                 let m = key_minute(key);
@@ -118,10 +119,12 @@ impl MinuteRollup {
                 take
             },
             |key, s| {
-                out.extend_from_slice(key);
+                row.clear();
+                row.extend_from_slice(key);
                 for v in [s.in_if_speed, s.out_if_speed, s.bytes, s.packets, s.flows] {
-                    out.extend_from_slice(&v.to_le_bytes());
+                    row.extend_from_slice(&v.to_le_bytes());
                 }
+                each(row);
                 rows += 1;
             },
         );
@@ -213,7 +216,7 @@ mod tests {
     /// The rows drained, as (minute, exporter's last byte, AS path, bytes, flows), sorted.
     fn drained(r: &mut MinuteRollup, before: u64) -> Vec<(u32, u8, Vec<u32>, u64, u64)> {
         let mut out = Vec::new();
-        let n = r.drain_before(before, &mut out);
+        let n = r.drain_before(before, |row| out.extend_from_slice(row));
         let mut rows = Vec::new();
         let mut at = 0;
         while at < out.len() {

@@ -9,6 +9,7 @@ use helios_core::rollup;
 
 use crate::block::{Block, Table};
 use crate::metrics::{DiskLabel, Metrics, ReasonLabel, TableLabel};
+use crate::rollup::Rollup;
 use crate::schema::{self, MIGRATIONS_TABLE, Storage};
 use crate::{Config, Error, Result};
 
@@ -261,6 +262,26 @@ impl ClickHouse {
                     delay = (delay * 2).min(max);
                 }
                 Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Adds `block`, just stored in `flows_raw`, to `rollup`. A block that cannot be rolled up is
+    /// Helios's own bug: logged and counted (`rollup_errors`); its flows stay in `flows_raw` only.
+    pub fn roll_up(&self, rollup: &mut Rollup, block: &Block) {
+        if let Err(e) = rollup.add(block) {
+            tracing::error!(error = %e, rows = block.rows, "a stored block could not be rolled up");
+            self.metrics.rollup_errors.inc();
+        }
+    }
+
+    /// Inserts rollup `blocks` into `flows_1m` one after the other, each retried like any block; a
+    /// refused one is logged and counted (`rollup_errors`).
+    pub async fn insert_rollup(&self, blocks: impl IntoIterator<Item = Block>) {
+        for block in blocks {
+            if let Err(e) = self.insert_retrying(&block, None).await {
+                tracing::error!(error = %e, rows = block.rows, "ClickHouse refused a flows_1m block");
+                self.metrics.rollup_errors.inc();
             }
         }
     }

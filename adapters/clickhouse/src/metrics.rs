@@ -39,6 +39,9 @@ pub struct Metrics {
     pub errors: Family<ReasonLabel, Counter>,
     /// Seconds per successful insert.
     pub insert_seconds: Histogram,
+    /// Rollup failures: a stored block that could not be rolled up, or a `flows_1m` block refused
+    /// (`flows_1m` then misses flows that `flows_raw` has).
+    pub rollup_errors: Counter,
     /// Free bytes per ClickHouse disk.
     pub disk_free: Family<DiskLabel, Gauge<i64>>,
     /// Total bytes per ClickHouse disk.
@@ -51,6 +54,7 @@ impl Default for Metrics {
             rows: Family::default(),
             blocks: Family::default(),
             errors: Family::default(),
+            rollup_errors: Counter::default(),
             insert_seconds: Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             disk_free: Family::default(),
             disk_total: Family::default(),
@@ -67,6 +71,11 @@ impl Metrics {
         r.register("blocks", "Insert blocks ClickHouse acknowledged, by table", m.blocks.clone());
         r.register("errors", "Failed ClickHouse requests, by reason", m.errors.clone());
         r.register("insert_duration_seconds", "Seconds per acknowledged insert", m.insert_seconds.clone());
+        r.register(
+            "rollup_errors",
+            "Stored blocks not rolled up and flows_1m blocks refused (flows_1m misses their flows)",
+            m.rollup_errors.clone(),
+        );
         r.register("disk_free_bytes", "Free bytes on each ClickHouse disk", m.disk_free.clone());
         r.register("disk_total_bytes", "Size of each ClickHouse disk", m.disk_total.clone());
         m

@@ -63,13 +63,11 @@ impl Rollup {
         self.minute.oldest_minute().filter(|&m| u64::from(m) < current).map(|_| current)
     }
 
-    /// The rollup of `block` (a `flows_raw` block ClickHouse acknowledged) with everything held
-    /// before, as one `flows_1m` block under `block`'s token suffixed `-1m`: replaying the block
-    /// replays its rollup under the same token, stored once (one block, because the groups' order may
-    /// differ in a replay). `None` when `block` has no rows.
-    pub fn of_block(&mut self, block: &Block) -> helios_core::Result<Option<Block>> {
-        self.add(block)?;
-        Ok(self.take_before(u64::MAX, usize::MAX, &format!("{}-1m", block.token)).pop())
+    /// Everything held, as one `flows_1m` block under `block`'s token suffixed `-1m`, for a writer
+    /// that rolls up each `flows_raw` block alone: replaying the block replays its rollup under the
+    /// same token, stored once (one block, because the groups' order may differ in a replay).
+    pub fn take_for(&mut self, block: &Block) -> Option<Block> {
+        self.take_before(u64::MAX, usize::MAX, &format!("{}-1m", block.token)).pop()
     }
 
     /// The groups of minutes before `minute` (Unix seconds; `u64::MAX`: all) as `flows_1m` blocks of
@@ -162,7 +160,9 @@ mod tests {
     #[test]
     fn a_blocks_own_rollup_carries_its_token() {
         let mut r = Rollup::default();
-        let minutes = r.of_block(&block(InsertFormat::Native, &[T0, T0 + 60, T0 + 61])).expect("ours").expect("rows");
+        let raw = block(InsertFormat::Native, &[T0, T0 + 60, T0 + 61]);
+        r.add(&raw).expect("ours");
+        let minutes = r.take_for(&raw).expect("rows");
         assert_eq!((minutes.rows, minutes.token.as_str()), (2, "raw-1m"));
         assert_eq!(r.groups(), 0);
     }

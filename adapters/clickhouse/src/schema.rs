@@ -72,7 +72,7 @@ pub fn migrations(db: &str, r: Storage) -> Vec<Migration> {
             name: "flows_1m and flows_1h with their materialized views",
             statements: vec![
                 aggregate_table(db, "flows_1m", "toDate(time)", r.m1_days),
-                minute_view(db, "flows_1m_mv", "flows_raw"),
+                minute_view(db, "flows_1m_mv", "flows_raw", ""),
                 aggregate_table(db, "flows_1h", "toYYYYMM(time)", r.h1_days),
                 hour_view(db),
             ],
@@ -170,12 +170,10 @@ fn aggregate_table(db: &str, table: &str, partition: &str, days: u32) -> String 
     )
 }
 
-/// `flows_1m` from each block inserted into `source` (rows of `flows_raw`'s columns), as Helios's
-/// minute rollup computes it; a source with an `_error` column (the Kafka engine's) skips the
-/// messages it could not parse.
-fn minute_view(db: &str, name: &str, source: &str) -> String {
+/// `flows_1m` from each block inserted into `source` (rows of `flows_raw`'s columns) that passes
+/// `filter` (a `WHERE` clause, or empty), as Helios's minute rollup computes it.
+fn minute_view(db: &str, name: &str, source: &str, filter: &str) -> String {
     let dims = DIMENSIONS.join(", ");
-    let filter = if source == KAFKA_TABLE { "\nWHERE length(_error) = 0" } else { "" };
     format!(
         "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{name} TO {db}.flows_1m AS\n\
          SELECT toDateTime(toStartOfMinute(time_received), 'UTC') AS time, {dims},\n\
@@ -213,6 +211,8 @@ pub struct KafkaSource {
 
 /// The Kafka-engine table.
 const KAFKA_TABLE: &str = "flows_kafka";
+/// Its messages that parsed (the others carry `_error` and are skipped).
+const KAFKA_PARSED: &str = "\nWHERE length(_error) = 0";
 
 /// The spec's compatible path: a Kafka-engine table reading `RowBinaryWithNamesAndTypes` messages
 /// (what Helios publishes on the enriched topic; the header names the columns, so adding a column
@@ -234,10 +234,10 @@ pub fn kafka_path(db: &str, k: &KafkaSource) -> [String; 3] {
         ),
         format!(
             "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.flows_kafka_mv TO {db}.flows_raw AS\n\
-             SELECT {} FROM {db}.{KAFKA_TABLE} WHERE length(_error) = 0",
+             SELECT {} FROM {db}.{KAFKA_TABLE}{KAFKA_PARSED}",
             names.join(", ")
         ),
-        minute_view(db, "flows_kafka_1m_mv", KAFKA_TABLE),
+        minute_view(db, "flows_kafka_1m_mv", KAFKA_TABLE, KAFKA_PARSED),
     ]
 }
 

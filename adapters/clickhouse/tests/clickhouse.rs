@@ -82,8 +82,9 @@ fn block_in(
 /// Inserts `b` into `flows_raw`, then its rollup into `flows_1m`, as helios-enricher does.
 async fn store(ch: &ClickHouse, b: &Block) {
     ch.insert(b).await.expect("flows_raw");
-    let minutes = Rollup::default().of_block(b).expect("our block").expect("rows");
-    ch.insert(&minutes).await.expect("flows_1m");
+    let mut rollup = Rollup::default();
+    rollup.add(b).expect("our block");
+    ch.insert(&rollup.take_for(b).expect("rows")).await.expect("flows_1m");
 }
 
 /// Inserts `records` as a Native block, then as a RowBinary block; after each, the answer to `query`,

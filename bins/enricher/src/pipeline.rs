@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use helios_clickhouse::block::Limits;
-use helios_clickhouse::{Block, BlockBuilder, ClickHouse, InsertFormat, Rollup};
+use helios_clickhouse::{BlockBuilder, ClickHouse, InsertFormat, Rollup};
 use helios_core::encode::protobuf::decode_payload;
 use helios_core::encode::rowbinary::{write_header, write_row};
 use helios_core::enrich::enricher::{Enriched, enrich};
@@ -39,8 +39,6 @@ pub struct Metrics {
     pub dropped_flows: Family<ReasonLabels, Counter>,
     /// Kafka operations that failed (the loop carries on), by reason.
     pub kafka_errors: Family<ReasonLabels, Counter>,
-    /// Rollup failures: a stored block that could not be rolled up, or a `flows_1m` block refused.
-    pub rollup_errors: Counter,
 }
 
 impl Metrics {
@@ -51,11 +49,6 @@ impl Metrics {
         registry.register("malformed_messages", "Raw messages skipped as malformed, by reason", m.malformed.clone());
         registry.register("dropped_flows", "Flows lost, by reason", m.dropped_flows.clone());
         registry.register("kafka_errors", "Failed Kafka reads and commits, by reason", m.kafka_errors.clone());
-        registry.register(
-            "rollup_errors",
-            "Stored blocks not rolled up and flows_1m blocks refused (flows_1m misses their flows)",
-            m.rollup_errors.clone(),
-        );
         m
     }
 
@@ -265,7 +258,11 @@ impl State {
                 return Ok(());
             }
             match ch.insert_retrying(block, None).await {
-                Ok(()) => store_rollup(ch, &mut self.rollup, block, &self.metrics).await,
+                Ok(()) => {
+                    // The block's rollup before its offsets are committed: a replay stores it once.
+                    ch.roll_up(&mut self.rollup, block);
+                    ch.insert_rollup(self.rollup.take_for(block)).await;
+                }
                 Err(e) => {
                     tracing::error!(error = %e, rows = block.rows, "ClickHouse refused a block; its flows are dropped");
                     Metrics::count(&self.metrics.dropped_flows, "clickhouse_refused", block.rows);
@@ -283,24 +280,5 @@ impl State {
         tracing::warn!(partition, error = %e, "commit failed; leaving the partition to its next owner");
         Metrics::count(&self.metrics.kafka_errors, "commit", 1);
         self.parts.remove(&partition);
-    }
-}
-
-/// Writes the minute rollup of `block`, just stored: a replay of the block replays its rollup under
-/// the same token, stored once.
-async fn store_rollup(ch: &ClickHouse, rollup: &mut Rollup, block: &Block, metrics: &Metrics) {
-    let minutes = match rollup.of_block(block) {
-        Ok(minutes) => minutes,
-        Err(e) => {
-            // Helios's own block: a bug. Its flows are in flows_raw, not in flows_1m.
-            tracing::error!(error = %e, rows = block.rows, "a stored block could not be rolled up");
-            metrics.rollup_errors.inc();
-            return;
-        }
-    };
-    let Some(minutes) = minutes else { return };
-    if let Err(e) = ch.insert_retrying(&minutes, None).await {
-        tracing::error!(error = %e, rows = minutes.rows, "ClickHouse refused a flows_1m block");
-        metrics.rollup_errors.inc();
     }
 }

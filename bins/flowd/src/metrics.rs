@@ -50,8 +50,6 @@ pub struct Metrics {
     pub templates: Gauge,
     /// Groups in the minute rollup waiting for `flows_1m`.
     pub rollup_groups: Gauge,
-    /// Rollup failures: a stored block that could not be rolled up, or a `flows_1m` block refused.
-    pub rollup_errors: Counter,
 }
 
 impl Metrics {
@@ -71,11 +69,6 @@ impl Metrics {
         );
         registry.register("templates", "NetFlow v9 / IPFIX templates held", m.templates.clone());
         registry.register("rollup_groups", "Minute rollup groups waiting for flows_1m", m.rollup_groups.clone());
-        registry.register(
-            "rollup_errors",
-            "Stored blocks not rolled up and flows_1m blocks refused (flows_1m misses their flows)",
-            m.rollup_errors.clone(),
-        );
         m
     }
 

@@ -109,7 +109,11 @@ impl Sink {
                 // The lock is held only while waiting for the next block, not during its insert.
                 while let Some(block) = { rx.lock().await.recv().await } {
                     match ch.insert_retrying(&block, None).await {
-                        Ok(()) => roll_up(&rollup, &block, &metrics),
+                        Ok(()) => {
+                            let mut r = rollup.lock().unwrap_or_else(PoisonError::into_inner);
+                            ch.roll_up(&mut r, &block);
+                            metrics.rollup_groups.set(r.groups() as i64);
+                        }
                         Err(e) => {
                             tracing::error!(error = %e, rows = block.rows, "ClickHouse refused a block; its flows are dropped");
                             metrics.drop_flows("clickhouse_refused", block.rows);
@@ -138,17 +142,6 @@ impl Sink {
         }
         flusher.flush(u64::MAX).await;
     }
-}
-
-/// Adds a stored block to the rollup.
-fn roll_up(rollup: &std::sync::Mutex<Rollup>, block: &Block, metrics: &Metrics) {
-    let mut r = rollup.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Err(e) = r.add(block) {
-        // Helios's own block: a bug. Its flows are in flows_raw, not in flows_1m.
-        tracing::error!(error = %e, rows = block.rows, "a stored block could not be rolled up");
-        metrics.rollup_errors.inc();
-    }
-    metrics.rollup_groups.set(r.groups() as i64);
 }
 
 /// Sends the rollup's due groups to `flows_1m`.
@@ -180,12 +173,7 @@ impl Flusher {
             blocks
         };
         self.blocks += 1;
-        for block in blocks {
-            if let Err(e) = self.ch.insert_retrying(&block, None).await {
-                tracing::error!(error = %e, rows = block.rows, "ClickHouse refused a flows_1m block");
-                self.metrics.rollup_errors.inc();
-            }
-        }
+        self.ch.insert_rollup(blocks).await;
     }
 }
 

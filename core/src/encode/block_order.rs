@@ -15,7 +15,8 @@ use rustc_hash::FxHashMap;
 /// `flows_raw`'s `ORDER BY`, which the `Native` encoder's blocks follow.
 pub const SORTING_KEY: &str = "toStartOfMinute(time_received), exporter_device, sampler_address, time_received";
 
-const NS_PER_MINUTE: u64 = 60_000_000_000;
+/// Nanoseconds in a minute.
+pub(crate) const NS_PER_MINUTE: u64 = 60_000_000_000;
 
 /// One group: the key parts of its rows and where its first row's device name is.
 #[derive(Debug, Clone)]

@@ -10,31 +10,37 @@
 
 use super::groups::{Groups, Sums};
 use super::{DIMENSIONS, MEASURES};
+use crate::encode::block_order::NS_PER_MINUTE;
 use crate::encode::leb128::{self, length};
 use crate::encode::native::copy;
 use crate::encode::native_columns::{NativeColumns, Span};
 use crate::encode::rowbinary::{FLOW_COLUMNS, Layout};
 use crate::error::Result;
 
-/// Seconds in a minute, and nanoseconds.
-const MINUTE_S: i64 = 60;
-const MINUTE_NS: i64 = 60_000_000_000;
-
 /// Flows grouped by minute and dimensions.
 #[derive(Debug)]
 pub struct MinuteRollup {
     groups: Groups,
     columns: NativeColumns,
-    /// Each dimension's index in [`FLOW_COLUMNS`] and layout.
-    dimensions: Vec<(usize, Layout)>,
+    /// The dimensions, in key order.
+    dimensions: Vec<Dimension>,
     /// Indices in [`FLOW_COLUMNS`] of `time_received` and of the measured columns.
     time: usize,
     measured: [usize; 4],
-    /// Per dimension, where its next value is (strings are read in turn).
-    cursors: Vec<usize>,
     key: Vec<u8>,
     /// The oldest minute held, as a `DateTime`.
     oldest: Option<u32>,
+}
+
+/// One dimension's column, and where it is in the block being added.
+#[derive(Debug, Clone)]
+struct Dimension {
+    /// Index in [`FLOW_COLUMNS`].
+    column: usize,
+    layout: Layout,
+    span: Span,
+    /// Where the next row's value is (strings are read in turn).
+    cursor: usize,
 }
 
 impl Default for MinuteRollup {
@@ -47,14 +53,21 @@ impl MinuteRollup {
     /// An empty rollup.
     pub fn new() -> MinuteRollup {
         let index = |name: &str| FLOW_COLUMNS.iter().position(|c| c.name == name).unwrap_or_default();
-        let dimensions = DIMENSIONS.iter().map(|d| (index(d), FLOW_COLUMNS[index(d)].layout)).collect();
+        let dimensions = DIMENSIONS
+            .iter()
+            .map(|d| Dimension {
+                column: index(d),
+                layout: FLOW_COLUMNS[index(d)].layout,
+                span: Span::default(),
+                cursor: 0,
+            })
+            .collect();
         MinuteRollup {
             groups: Groups::default(),
             columns: NativeColumns::default(),
             dimensions,
             time: index("time_received"),
             measured: [index(MEASURES[0]), index(MEASURES[1]), index(MEASURES[2]), index(MEASURES[3])],
-            cursors: vec![0; DIMENSIONS.len()],
             key: Vec::with_capacity(512),
             oldest: None,
         }
@@ -68,17 +81,17 @@ impl MinuteRollup {
         let span = |c: &NativeColumns, i: usize| c.span(i).cloned().unwrap_or_default();
         let time = span(&self.columns, self.time);
         let measured = self.measured.map(|i| span(&self.columns, i));
-        for (cursor, &(column, _)) in self.cursors.iter_mut().zip(&self.dimensions) {
-            *cursor = span(&self.columns, column).values.start;
+        for d in &mut self.dimensions {
+            d.span = span(&self.columns, d.column);
+            d.cursor = d.span.values.start;
         }
         for row in 0..rows {
             let minute = minute_of(u64_at(block, &time, row));
             self.oldest = Some(self.oldest.map_or(minute, |m| m.min(minute)));
             self.key.clear();
             self.key.extend_from_slice(&minute.to_le_bytes());
-            for (cursor, &(column, layout)) in self.cursors.iter_mut().zip(&self.dimensions) {
-                let Some(span) = self.columns.span(column) else { continue };
-                append(block, span, layout, row, cursor, &mut self.key);
+            for d in &mut self.dimensions {
+                append(block, d, row, &mut self.key);
             }
             let [in_speed, out_speed, bytes, packets] = measured.each_ref().map(|s| u64_at(block, s, row));
             let sums = Sums { in_if_speed: in_speed, out_if_speed: out_speed, bytes, packets, flows: 1 };
@@ -136,7 +149,7 @@ impl MinuteRollup {
 /// The minute of a `DateTime64(9)` as a `DateTime` (times before 1970 fold to 0, after 2106 to the end).
 fn minute_of(ns: u64) -> u32 {
     let ns = i64::from_le_bytes(ns.to_le_bytes());
-    u32::try_from(ns.max(0) / MINUTE_NS * MINUTE_S).unwrap_or(u32::MAX)
+    u32::try_from(ns.max(0) / NS_PER_MINUTE as i64 * 60).unwrap_or(u32::MAX)
 }
 
 fn key_minute(key: &[u8]) -> u32 {
@@ -151,10 +164,12 @@ fn u64_at(block: &[u8], span: &Span, row: usize) -> u64 {
     block.get(at..).and_then(<[u8]>::first_chunk::<8>).map_or(0, |v| u64::from_le_bytes(*v))
 }
 
-/// Appends the `RowBinary` value of `row` in a column to `key`; `cursor` follows a string column.
+/// Appends the `RowBinary` value of `row` in dimension `d` to `key` (a string dimension's cursor
+/// moves on).
 #[inline(always)]
-fn append(block: &[u8], span: &Span, layout: Layout, row: usize, cursor: &mut usize, key: &mut Vec<u8>) {
-    match layout {
+fn append(block: &[u8], d: &mut Dimension, row: usize, key: &mut Vec<u8>) {
+    let (span, cursor) = (&d.span, &mut d.cursor);
+    match d.layout {
         Layout::Fixed(width) => {
             copy(block, span.values.start + row * usize::from(width), usize::from(width), key);
         }

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use helios_clickhouse::block::{BlockBuilder, Limits};
-use helios_clickhouse::schema::{KafkaSource, kafka_path};
+use helios_clickhouse::schema::{KafkaSource, Storage, kafka_path, migrations};
 use helios_clickhouse::{Block, ClickHouse, Config, InsertFormat, Metrics, RawCodec, Rollup, Table};
 use helios_core::encode::rowbinary::{FLOW_COLUMNS, write_header, write_row};
 use helios_core::enrich::enricher::enrich;
@@ -115,7 +115,7 @@ async fn scalar(ch: &ClickHouse, sql: &str) -> String {
 async fn migrations_are_idempotent() {
     let engine = Engine::start();
     let ch = ClickHouse::new(config(&engine), Metrics::default()).expect("config");
-    assert_eq!(ch.migrate().await.expect("first"), vec![1, 2, 3]);
+    assert_eq!(ch.migrate().await.expect("first"), vec![1, 2, 3, 4]);
     assert_eq!(ch.migrate().await.expect("second"), Vec::<u32>::new());
     let tables = scalar(
         &ch,
@@ -230,6 +230,35 @@ async fn native_and_rowbinary_blocks_store_the_same_rows() {
     assert_eq!(stored[0].lines().count(), 500);
     assert!(stored[0].contains("[65000,65001,65002]"), "arrays stored");
     assert_eq!(stored[0], stored[1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inserted_blocks_are_compact_parts_and_merged_ones_wide() {
+    let engine = Engine::start();
+    let ch = connect(&engine).await;
+    let snap = enrichment_snapshot();
+    let part_types = "SELECT groupArray(part_type) FROM (SELECT part_type FROM system.parts \
+                      WHERE database = 'helios' AND table = 'flows_raw' AND active ORDER BY name)";
+    ch.execute("stop merges", "SYSTEM STOP MERGES helios.flows_raw").await.expect("stop merges");
+    // A full default block (batch_rows, 100,000 enriched rows) is over ClickHouse's own threshold for
+    // wide parts (10 MiB): without migration 4 it is written wide, ...
+    let full = |i: u64| block(&flows(100_000, now_ns() + i), &snap, &format!("block-{i}"));
+    ch.execute("reset", "ALTER TABLE helios.flows_raw RESET SETTING min_level_for_wide_part").await.expect("reset");
+    ch.insert(&full(0)).await.expect("insert");
+    assert_eq!(scalar(&ch, part_types).await, "['Wide']");
+    // ... with it, compact: one file for all columns.
+    ch.execute("truncate", "TRUNCATE TABLE helios.flows_raw").await.expect("truncate");
+    let v4 = migrations("helios", Storage::from(&config(&engine))).into_iter().find(|m| m.version == 4);
+    ch.execute("v4", &v4.expect("version 4").statements[0]).await.expect("migration 4");
+    for i in 1..=3 {
+        ch.insert(&full(i)).await.expect("insert");
+    }
+    assert_eq!(scalar(&ch, part_types).await, "['Compact','Compact','Compact']");
+    // Merged, the part is wide.
+    ch.execute("start merges", "SYSTEM START MERGES helios.flows_raw").await.expect("start merges");
+    ch.execute("merge", "OPTIMIZE TABLE helios.flows_raw FINAL").await.expect("optimize");
+    assert_eq!(scalar(&ch, part_types).await, "['Wide']");
+    assert_eq!(scalar(&ch, "SELECT count() FROM helios.flows_raw").await, "300000");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

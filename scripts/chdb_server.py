@@ -5,8 +5,8 @@ No ClickHouse server binary can be installed on our build machines, but chdb run
 in-process. This front speaks enough of ClickHouse's HTTP interface for the `clickhouse` Rust crate:
 
 - POST/GET `/?query=...&database=...&default_format=...&param_x=...&<setting>=...`;
-- the query in the URL and data in the body (INSERT ... FORMAT X): the body goes through a temporary
-  file (`INSERT ... FROM INFILE`), on /dev/shm where there is one;
+- the query in the URL and data in the body (INSERT ... FORMAT X): the body is spliced from the socket
+  into a FIFO that chdb reads (`INSERT ... FROM INFILE`) as it arrives;
 - the query in the body (plain or multipart/form-data with `param_*` fields);
 - errors as HTTP 500 with `X-ClickHouse-Exception-Code`, like the real server.
 - `/ping` answers `Ok.` (the real server's health check).
@@ -39,11 +39,10 @@ HAS_FORMAT = re.compile(r"\sFORMAT\s+\w+\s*;?\s*$", re.IGNORECASE)
 EXCEPTION_CODE = re.compile(r"Code:\s*(\d+)")
 SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-# Insert bodies pass through a file: in memory where there is a tmpfs, as a real server reads them
-# straight from the socket (a disk file would charge the stand-in's own writes to ClickHouse's ingest).
+# Where an insert's FIFO is made.
 BODY_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
-# Insert bodies are read in pieces of this size.
+# Bodies are moved in pieces of this size.
 PIECE = 1 << 20
 
 LOCK = threading.Lock()
@@ -97,6 +96,8 @@ def run(query, data, params):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Unbuffered: an INSERT's body is spliced from the socket itself, so no read may run ahead of it.
+    rbufsize = 0
 
     def log_message(self, *args):
         pass
@@ -110,10 +111,14 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def handle_query(self, body, data=None):
+    def handle_query(self, body):
+        self.reply(*self.answer(body))
+
+    def answer(self, body, data=None):
+        """(status, payload, exception code) for this request, `data` naming an INSERT's data."""
         url = urlsplit(self.path)
         if url.path == "/ping":
-            return self.reply(200, b"Ok.\n")
+            return 200, b"Ok.\n", None
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         ctype = self.headers.get("Content-Type", "")
         if "query" in params:
@@ -125,46 +130,85 @@ class Handler(BaseHTTPRequestHandler):
         else:
             query = body.decode()
         try:
-            self.reply(200, run(query, data, params))
+            return 200, run(query, data, params), None
         except Exception as e:  # a ClickHouse error: report it as the real server does
             message = str(e)
             code = EXCEPTION_CODE.search(message)
-            self.reply(500, message.encode(), code.group(1) if code else 1001)
+            return 500, message.encode(), code.group(1) if code else 1001
 
     def do_GET(self):
         self.handle_query(b"")
 
     def do_POST(self):
         query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)).get("query", "")
+        chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
         if not INSERT_FORMAT.match(query):
             return self.handle_query(b"".join(self.body_pieces()))
-        # An INSERT's data is streamed to a file in pieces, never held whole.
-        fd, path = tempfile.mkstemp(prefix="chdb-insert-", dir=BODY_DIR)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                size = sum(f.write(piece) for piece in self.body_pieces())
-            self.handle_query(b"", path if size else None)
-        finally:
-            os.unlink(path)
+        if not chunked and not int(self.headers.get("Content-Length") or 0):
+            return self.reply(*self.answer(b""))
+        # chdb reads an INSERT's data from a FIFO while a thread moves the body into it from the socket
+        # (`splice`, kernel to kernel), as a server parses an insert while it arrives: the data is
+        # never held whole, nor copied through Python or a file.
+        with tempfile.TemporaryDirectory(prefix="chdb-insert-", dir=BODY_DIR) as tmp:
+            fifo = os.path.join(tmp, "data")
+            os.mkfifo(fifo)
+            failed = []
+            feeder = threading.Thread(target=self.feed, args=(fifo, failed))
+            feeder.start()
+            try:
+                answer = self.answer(b"", fifo)
+            finally:
+                # Wakes a feeder still waiting to open the FIFO (chdb failed before reading it).
+                os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+                feeder.join()
+        if failed:
+            raise failed[0]  # the client hung up: nobody to answer
+        self.reply(*answer)
 
-    def body_pieces(self):
-        """The request body, in pieces of at most `PIECE` bytes (plain or chunked)."""
+    def feed(self, fifo, failed):
+        """Moves the request body from the socket into `fifo`; once chdb stops reading (an error), the
+        rest is read and dropped so the connection stays in step. Errors go to `failed`."""
+        out = None
+        try:
+            out = os.open(fifo, os.O_WRONLY)
+            for size in self.body_spans():
+                while size > 0:
+                    try:
+                        moved = (os.splice(self.connection.fileno(), out, min(size, PIECE)) if out is not None
+                                 else len(self.rfile.read(min(size, PIECE))))
+                    except BrokenPipeError:
+                        os.close(out)
+                        out = None
+                        continue
+                    if not moved:
+                        raise ConnectionError("the body ended early")
+                    size -= moved
+        except Exception as e:
+            failed.append(e)
+        finally:
+            if out is not None:
+                os.close(out)
+
+    def body_spans(self):
+        """The sizes of the body's pieces (plain: one; chunked: one per chunk); the caller reads each
+        piece before asking for the next."""
         if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
-            yield from self.pieces(int(self.headers.get("Content-Length") or 0))
+            yield int(self.headers.get("Content-Length") or 0)
             return
         while (size := int(self.rfile.readline().strip().split(b";")[0], 16)) > 0:
-            yield from self.pieces(size)
+            yield size
             self.rfile.readline()
         self.rfile.readline()
 
-    def pieces(self, size):
-        """The next `size` bytes of the request, in pieces of at most `PIECE` bytes."""
-        while size > 0:
-            data = self.rfile.read(min(size, PIECE))
-            if not data:
-                raise ConnectionError("the body ended early")
-            size -= len(data)
-            yield data
+    def body_pieces(self):
+        """The request body, in pieces of at most `PIECE` bytes."""
+        for size in self.body_spans():
+            while size > 0:
+                data = self.rfile.read(min(size, PIECE))
+                if not data:
+                    raise ConnectionError("the body ended early")
+                size -= len(data)
+                yield data
 
 
 def main():

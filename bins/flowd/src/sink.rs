@@ -2,8 +2,9 @@
 //! what does not fit is dropped and counted) and a few tasks inserting blocks, each retrying
 //! transient failures with the block's token, so a retry never stores twice. Every block ClickHouse
 //! acknowledged is added to the minute rollup, which goes to `flows_1m` once a minute (or sooner
-//! when it reaches its memory budget) and at shutdown.
+//! when it reaches its memory budget), spread over the following seconds, and at shutdown.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -85,6 +86,45 @@ impl Queue {
 /// lost per minute at 300K flows/s); in pieces they take turns.
 const ROLLUP_BLOCK_ROWS: usize = 16_384;
 
+/// Seconds over which the blocks of the groups that fall due are spread: sent back to back, a minute's
+/// groups (~130K rows for 1,000 exporters) kept the stand-in busy for ~3 s, long enough to fill the
+/// queue of `flows_raw` blocks (measured: one block lost per minute at 500K flows/s). Spread over 20 s,
+/// they are out well before the next minute falls due.
+const ROLLUP_SPREAD_S: usize = 20;
+
+/// The minute rollup and its blocks taken but not yet inserted.
+#[derive(Debug, Default)]
+struct Minutes {
+    rollup: Rollup,
+    taken: VecDeque<Block>,
+    /// Blocks of `taken` to insert per tick.
+    per_tick: usize,
+}
+
+impl Minutes {
+    /// Takes the groups of minutes before `before` as blocks waiting to be inserted, numbered from
+    /// `token`, and spreads what waits over [`ROLLUP_SPREAD_S`] ticks.
+    fn take(&mut self, before: u64, token: &str) {
+        self.taken.extend(self.rollup.take_before(before, ROLLUP_BLOCK_ROWS, token));
+        self.spread();
+    }
+
+    fn spread(&mut self) {
+        self.per_tick = self.taken.len().div_ceil(ROLLUP_SPREAD_S);
+    }
+
+    /// The blocks to insert this tick.
+    fn next(&mut self) -> Vec<Block> {
+        let n = self.per_tick.min(self.taken.len());
+        self.taken.drain(..n).collect()
+    }
+
+    /// Groups not yet sent to ClickHouse, held or taken.
+    fn waiting(&self) -> u64 {
+        self.rollup.groups() as u64 + self.taken.iter().map(|b| b.rows).sum::<u64>()
+    }
+}
+
 /// How the sink writes `flows_1m`.
 #[derive(Debug, Clone)]
 pub struct RollupSettings {
@@ -100,19 +140,19 @@ impl Sink {
     pub async fn run(self, ch: ClickHouse, concurrency: usize, settings: RollupSettings) {
         let Sink { rx, bytes, rows, metrics } = self;
         let rx = Arc::new(Mutex::new(rx));
-        let rollup = Arc::new(std::sync::Mutex::new(Rollup::default()));
+        let minutes = Arc::new(std::sync::Mutex::new(Minutes::default()));
         let mut inserters = JoinSet::new();
         for _ in 0..concurrency.max(1) {
-            let (rx, bytes, rows, metrics, ch, rollup) =
-                (rx.clone(), bytes.clone(), rows.clone(), metrics.clone(), ch.clone(), rollup.clone());
+            let (rx, bytes, rows, metrics, ch, minutes) =
+                (rx.clone(), bytes.clone(), rows.clone(), metrics.clone(), ch.clone(), minutes.clone());
             inserters.spawn(async move {
                 // The lock is held only while waiting for the next block, not during its insert.
                 while let Some(block) = { rx.lock().await.recv().await } {
                     match ch.insert_retrying(&block, None).await {
                         Ok(()) => {
-                            let mut r = rollup.lock().unwrap_or_else(PoisonError::into_inner);
-                            ch.roll_up(&mut r, &block);
-                            metrics.rollup_groups.set(r.groups() as i64);
+                            let mut m = minutes.lock().unwrap_or_else(PoisonError::into_inner);
+                            ch.roll_up(&mut m.rollup, &block);
+                            metrics.rollup_groups.set(m.waiting() as i64);
                         }
                         Err(e) => {
                             tracing::error!(error = %e, rows = block.rows, "ClickHouse refused a block; its flows are dropped");
@@ -125,7 +165,7 @@ impl Sink {
                 }
             });
         }
-        let mut flusher = Flusher { ch, rollup, settings, metrics, blocks: 0 };
+        let mut flusher = Flusher { ch, minutes, settings, metrics, takes: 0 };
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
@@ -136,44 +176,64 @@ impl Sink {
                 },
                 _ = tick.tick() => {
                     let now_s = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-                    flusher.flush_due(now_s).await;
+                    flusher.tick(now_s).await;
                 }
             }
         }
-        flusher.flush(u64::MAX).await;
+        flusher.flush_all().await;
     }
 }
 
 /// Sends the rollup's due groups to `flows_1m`.
 struct Flusher {
     ch: ClickHouse,
-    rollup: Arc<std::sync::Mutex<Rollup>>,
+    minutes: Arc<std::sync::Mutex<Minutes>>,
     settings: RollupSettings,
     metrics: Metrics,
-    /// Rollup blocks sent (numbers the tokens).
-    blocks: u64,
+    /// Takes of due groups so far (numbers the tokens).
+    takes: u64,
 }
 
 impl Flusher {
-    async fn flush_due(&mut self, now_s: u64) {
-        let due = self.rollup.lock().unwrap_or_else(PoisonError::into_inner).due(now_s, self.settings.max_bytes);
-        if let Some(before) = due {
-            self.flush(before).await;
-        }
+    /// Once a second: takes the groups that fell due, then inserts this tick's share of the blocks
+    /// waiting (retrying like any block).
+    async fn tick(&mut self, now_s: u64) {
+        let token = self.token();
+        let blocks = {
+            let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(before) = m.rollup.due(now_s, self.settings.max_bytes) {
+                m.take(before, &token);
+                self.takes += 1;
+            }
+            m.next()
+        };
+        self.insert(blocks).await;
     }
 
-    /// Inserts the groups of minutes before `before` (retrying like any block), in blocks of
-    /// [`ROLLUP_BLOCK_ROWS`].
-    async fn flush(&mut self, before: u64) {
-        let token = format!("{}-1m-{}", self.settings.token_prefix, self.blocks);
+    /// At shutdown: every group, now.
+    async fn flush_all(&mut self) {
         let blocks = {
-            let mut r = self.rollup.lock().unwrap_or_else(PoisonError::into_inner);
-            let blocks = r.take_before(before, ROLLUP_BLOCK_ROWS, &token);
-            self.metrics.rollup_groups.set(r.groups() as i64);
-            blocks
+            let mut m = self.lock();
+            m.take(u64::MAX, &self.token());
+            m.taken.drain(..).collect::<Vec<_>>()
         };
-        self.blocks += 1;
-        self.ch.insert_rollup(blocks).await;
+        self.insert(blocks).await;
+    }
+
+    async fn insert(&self, blocks: Vec<Block>) {
+        if !blocks.is_empty() {
+            self.ch.insert_rollup(blocks).await;
+        }
+        let waiting = self.lock().waiting();
+        self.metrics.rollup_groups.set(waiting as i64);
+    }
+
+    fn token(&self) -> String {
+        format!("{}-1m-{}", self.settings.token_prefix, self.takes)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Minutes> {
+        self.minutes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -204,6 +264,21 @@ mod tests {
         assert_eq!(q.pending().rows(), 10);
         assert_eq!(sink.rx.try_recv().expect("first").rows, 6);
         assert_eq!(sink.rx.try_recv().expect("third").rows, 4);
+    }
+
+    #[test]
+    fn taken_rollup_blocks_are_spread_over_the_ticks() {
+        let mut m = Minutes::default();
+        assert!(m.next().is_empty(), "nothing taken");
+        m.taken.extend((0..45).map(|_| block(10, 2)));
+        m.spread();
+        assert_eq!(m.waiting(), 90);
+        let sizes: Vec<usize> = std::iter::from_fn(|| Some(m.next().len()).filter(|&n| n > 0)).collect();
+        assert_eq!(sizes, [3; 15], "45 blocks in 15 ticks, within {ROLLUP_SPREAD_S}");
+        m.taken.push_back(block(10, 2));
+        m.spread();
+        assert_eq!(m.next().len(), 1, "a block alone goes at the next tick");
+        assert_eq!(m.waiting(), 0);
     }
 
     #[test]

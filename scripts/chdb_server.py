@@ -39,9 +39,6 @@ HAS_FORMAT = re.compile(r"\sFORMAT\s+\w+\s*;?\s*$", re.IGNORECASE)
 EXCEPTION_CODE = re.compile(r"Code:\s*(\d+)")
 SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-# Where an insert's FIFO is made.
-BODY_DIR = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-
 # Bodies are moved in pieces of this size.
 PIECE = 1 << 20
 
@@ -149,7 +146,7 @@ class Handler(BaseHTTPRequestHandler):
         # chdb reads an INSERT's data from a FIFO while a thread moves the body into it from the socket
         # (`splice`, kernel to kernel), as a server parses an insert while it arrives: the data is
         # never held whole, nor copied through Python or a file.
-        with tempfile.TemporaryDirectory(prefix="chdb-insert-", dir=BODY_DIR) as tmp:
+        with tempfile.TemporaryDirectory(prefix="chdb-insert-") as tmp:
             fifo = os.path.join(tmp, "data")
             os.mkfifo(fifo)
             failed = []

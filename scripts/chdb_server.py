@@ -12,7 +12,7 @@ in-process. This front speaks enough of ClickHouse's HTTP interface for the `cli
 - `/ping` answers `Ok.` (the real server's health check).
 
 Settings are applied with SET for the one query and reset afterwards; queries run one at a time
-(one chdb session owns the database directory). Usage:
+(one chdb session owns the database directory), an insert while its body arrives. Usage:
 
     chdb_server.py --path DIR [--port 0] [--config-file FILE.xml]
 

@@ -28,6 +28,7 @@ import json
 import os
 import pathlib
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -210,6 +211,8 @@ def main():
                 if now != rows:
                     rows, stable_since = now, time.time()
                 time.sleep(0.5)
+            # A full disk makes ClickHouse refuse inserts: report the space left with every rate.
+            disk_free_gib = round(shutil.disk_usage(work).free / 2**30, 1)
             parts = int(query(ch_port, "SELECT count() FROM system.parts WHERE database = 'helios' "
                                        "AND table = 'flows_raw' AND active"))
             enriched = int(query(ch_port, "SELECT countIf(exporter_device != '' AND in_if_name != '' "
@@ -232,6 +235,7 @@ def main():
                 "clickhouse_peak_rss_mib": round(peak_rss_mib(ch.pid), 1),
                 "generator_cpu_cores": round(sim_cpu, 3),
                 "flows_raw_active_parts": parts,
+                "disk_free_gib": disk_free_gib,
                 "rows_enriched": enriched,
                 "flowd_counters": {k: round(v, 3) for k, v in delta.items() if v},
                 "clickhouse_events": {k: v - events_before.get(k, 0) for k, v in events_after.items()},
@@ -244,6 +248,9 @@ def main():
         flowd.send_signal(signal.SIGTERM)
         flowd.wait(timeout=60)
         ch.kill()
+        ch.wait()
+        # The database of a long run takes gigabytes (inactive parts linger minutes after merges).
+        shutil.rmtree(work, ignore_errors=True)
     pathlib.Path(args.out).write_text(json.dumps({"duration_s": args.duration, "exporters": args.exporters,
                                                 "enrichment": not args.no_enrichment, "results": results}, indent=1) + "\n")
     ok = [r["rate"] for r in results if r["lost"] == 0]

@@ -49,11 +49,6 @@ impl Rollup {
         self.minute.key_bytes() + self.minute.groups() * GROUP_OVERHEAD
     }
 
-    /// Whether groups of minutes before `minute` (Unix seconds) are held.
-    pub fn holds_before(&self, minute: u64) -> bool {
-        self.minute.oldest_minute().is_some_and(|m| u64::from(m) < minute)
-    }
-
     /// Which groups should go out at `now_s` (Unix seconds), as the minute before which to drain
     /// ([`Rollup::take_before`]): every minute that ended [`GRACE_S`] ago, or everything once the
     /// groups take `max_bytes`; `None` when nothing is due.
@@ -72,15 +67,14 @@ impl Rollup {
     /// that rolls up each `flows_raw` block alone: replaying the block replays its rollup under the
     /// same token, stored once (one block, because the groups' order may differ in a replay).
     pub fn take_for(&mut self, block: &Block) -> Option<Block> {
-        self.take_before(u64::MAX, usize::MAX, 1, &format!("{}-1m", block.token)).pop()
+        self.take_before(u64::MAX, usize::MAX, &format!("{}-1m", block.token)).pop()
     }
 
-    /// The groups of minutes before `minute` (Unix seconds; `u64::MAX`: all) as at most `max_blocks`
-    /// `flows_1m` blocks of at most `max_rows` rows, the first with `token`, the next with `token`
-    /// suffixed `-1`, `-2`..., and forgets them; groups beyond stay for a later take. Smaller blocks
-    /// keep each insert short, so inserts of `flows_raw` never wait long behind one; a retried block
-    /// carries its own token.
-    pub fn take_before(&mut self, minute: u64, max_rows: usize, max_blocks: usize, token: &str) -> Vec<Block> {
+    /// The groups of minutes before `minute` (Unix seconds; `u64::MAX`: all) as `flows_1m` blocks of
+    /// at most `max_rows` rows, the first with `token`, the next with `token` suffixed `-1`, `-2`...,
+    /// and forgets them. Smaller blocks keep each insert short, so inserts of `flows_raw` never wait
+    /// long behind one; a retried block carries its own token.
+    pub fn take_before(&mut self, minute: u64, max_rows: usize, token: &str) -> Vec<Block> {
         let mut blocks: Vec<Block> = Vec::new();
         let mut data = Vec::new();
         let mut rows = 0u64;
@@ -93,7 +87,7 @@ impl Rollup {
             blocks.push(Block { table: Table::Flows1m, data, format: InsertFormat::RowBinary, rows: *rows, token });
             *rows = 0;
         };
-        self.minute.drain_before(minute, max_rows.saturating_mul(max_blocks), |row| {
+        self.minute.drain_before(minute, |row| {
             data.extend_from_slice(row);
             rows += 1;
             if rows as usize >= max_rows {
@@ -140,12 +134,12 @@ mod tests {
         assert_eq!(r.due(T0 + 60 + GRACE_S - 1, 1 << 20), None, "the first minute may still get flows");
         assert_eq!(r.due(T0 + 60 + GRACE_S, 1 << 20), Some(T0 + 60));
         assert_eq!(r.due(T0, r.bytes()), Some(u64::MAX), "too big: everything goes");
-        let first = r.take_before(T0 + 60, 100, usize::MAX, "m1");
+        let first = r.take_before(T0 + 60, 100, "m1");
         let first: Vec<_> = first.iter().map(|b| (b.table, b.format, b.rows, b.token.as_str())).collect();
         assert_eq!(first, [(Table::Flows1m, InsertFormat::RowBinary, 1, "m1")]);
         assert_eq!(r.due(T0 + 60 + GRACE_S, 1 << 20), None, "the next minute waits");
-        assert_eq!(r.take_before(u64::MAX, 100, usize::MAX, "m2").iter().map(|b| b.rows).sum::<u64>(), 1);
-        assert_eq!(r.take_before(u64::MAX, 100, usize::MAX, "m3"), []);
+        assert_eq!(r.take_before(u64::MAX, 100, "m2").iter().map(|b| b.rows).sum::<u64>(), 1);
+        assert_eq!(r.take_before(u64::MAX, 100, "m3"), []);
     }
 
     #[test]
@@ -153,27 +147,14 @@ mod tests {
         let times: Vec<u64> = (0..7).map(|m| T0 + 60 * m).collect();
         let mut r = Rollup::default();
         r.add(&block(InsertFormat::Native, &times)).expect("ours");
-        let blocks = r.take_before(u64::MAX, 3, usize::MAX, "t");
+        let blocks = r.take_before(u64::MAX, 3, "t");
         let shape: Vec<_> = blocks.iter().map(|b| (b.rows, b.token.as_str())).collect();
         assert_eq!(shape, [(3, "t"), (3, "t-1"), (1, "t-2")]);
         let mut whole = Rollup::default();
         whole.add(&block(InsertFormat::Native, &times)).expect("ours");
-        let one = whole.take_before(u64::MAX, usize::MAX, 1, "w");
+        let one = whole.take_before(u64::MAX, usize::MAX, "w");
         let joined: Vec<u8> = blocks.iter().flat_map(|b| b.data.iter().copied()).collect();
         assert_eq!((one.len(), &one[0].data[..]), (1, &joined[..]), "the same rows, in the same order");
-    }
-
-    #[test]
-    fn a_take_of_some_blocks_leaves_the_rest_for_the_next() {
-        let times: Vec<u64> = (0..7).map(|m| T0 + 60 * m).collect();
-        let mut r = Rollup::default();
-        r.add(&block(InsertFormat::Native, &times)).expect("ours");
-        let rows = |blocks: Vec<Block>| blocks.iter().map(|b| b.rows).collect::<Vec<_>>();
-        assert_eq!(rows(r.take_before(u64::MAX, 3, 2, "a")), [3, 3]);
-        assert_eq!(r.groups(), 1);
-        assert!(r.holds_before(u64::MAX) && !r.holds_before(T0));
-        assert_eq!(rows(r.take_before(u64::MAX, 3, 2, "b")), [1]);
-        assert!(!r.holds_before(u64::MAX));
     }
 
     #[test]

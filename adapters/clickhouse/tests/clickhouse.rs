@@ -313,8 +313,8 @@ async fn aggregates_equal_sums_over_flows_raw() {
         assert_eq!(rollup.add(&b).expect("our block"), 50 + i);
     }
     let second_minute = (start + MINUTE_NS) / 1_000_000_000;
-    let first = rollup.take_before(second_minute, 100, usize::MAX, "m0");
-    let rest = rollup.take_before(u64::MAX, 1, usize::MAX, "m1");
+    let first = rollup.take_before(second_minute, 100, "m0");
+    let rest = rollup.take_before(u64::MAX, 1, "m1");
     let rows = |blocks: &[Block]| blocks.iter().map(|b| (b.table, b.rows)).collect::<Vec<_>>();
     assert_eq!(rows(&first), [(Table::Flows1m, 1)], "one group per minute");
     assert_eq!(rows(&rest), [(Table::Flows1m, 1), (Table::Flows1m, 1)], "in blocks of one row");

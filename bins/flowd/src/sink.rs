@@ -4,6 +4,7 @@
 //! acknowledged is added to the minute rollup, which goes to `flows_1m` once a minute (or sooner
 //! when it reaches its memory budget), spread over the following seconds, and at shutdown.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -91,32 +92,39 @@ const ROLLUP_BLOCK_ROWS: usize = 16_384;
 /// they are out well before the next minute falls due.
 const ROLLUP_SPREAD_S: usize = 20;
 
-/// Which due groups are going out, a few blocks each tick.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Drain {
-    /// Groups of minutes before this one (Unix seconds; `u64::MAX`: all).
-    before: u64,
-    /// Blocks per tick.
-    blocks: usize,
+/// The minute rollup and its blocks taken but not yet inserted. Due groups are taken out of the
+/// rollup at once and wait as blocks: left in the rollup while they go out, they kept it over its
+/// memory budget, which sends everything at once — the burst the spread is for (measured: one block
+/// lost per 60-s run at 500K).
+#[derive(Debug, Default)]
+struct Minutes {
+    rollup: Rollup,
+    taken: VecDeque<Block>,
+    /// Blocks of `taken` to insert per tick.
+    per_tick: usize,
 }
 
-impl Drain {
-    /// The groups of minutes before `before` spread over [`ROLLUP_SPREAD_S`] ticks, `groups` being
-    /// all the rollup holds (a bound on those due).
-    fn spread(before: u64, groups: usize) -> Drain {
-        Drain { before, blocks: groups.div_ceil(ROLLUP_BLOCK_ROWS).div_ceil(ROLLUP_SPREAD_S).max(1) }
+impl Minutes {
+    /// Takes the groups of minutes before `before` as blocks waiting to be inserted, numbered from
+    /// `token`, and spreads what waits over [`ROLLUP_SPREAD_S`] ticks.
+    fn take(&mut self, before: u64, token: &str) {
+        self.taken.extend(self.rollup.take_before(before, ROLLUP_BLOCK_ROWS, token));
+        self.spread();
     }
 
-    /// Everything, at once: the groups outgrew their memory budget, or shutdown.
-    const ALL: Drain = Drain { before: u64::MAX, blocks: usize::MAX };
+    fn spread(&mut self) {
+        self.per_tick = self.taken.len().div_ceil(ROLLUP_SPREAD_S);
+    }
 
-    /// What goes out this tick, given what is due (`due`, from [`Rollup::due`]) and the drain under way.
-    fn next(current: Option<Drain>, due: Option<u64>, groups: usize) -> Option<Drain> {
-        match due {
-            Some(u64::MAX) => Some(Drain::ALL),
-            Some(before) if current.is_none() => Some(Drain::spread(before, groups)),
-            _ => current,
-        }
+    /// The blocks to insert this tick.
+    fn next(&mut self) -> Vec<Block> {
+        let n = self.per_tick.min(self.taken.len());
+        self.taken.drain(..n).collect()
+    }
+
+    /// Groups not yet sent to ClickHouse, held or taken.
+    fn waiting(&self) -> u64 {
+        self.rollup.groups() as u64 + self.taken.iter().map(|b| b.rows).sum::<u64>()
     }
 }
 
@@ -135,19 +143,19 @@ impl Sink {
     pub async fn run(self, ch: ClickHouse, concurrency: usize, settings: RollupSettings) {
         let Sink { rx, bytes, rows, metrics } = self;
         let rx = Arc::new(Mutex::new(rx));
-        let rollup = Arc::new(std::sync::Mutex::new(Rollup::default()));
+        let minutes = Arc::new(std::sync::Mutex::new(Minutes::default()));
         let mut inserters = JoinSet::new();
         for _ in 0..concurrency.max(1) {
-            let (rx, bytes, rows, metrics, ch, rollup) =
-                (rx.clone(), bytes.clone(), rows.clone(), metrics.clone(), ch.clone(), rollup.clone());
+            let (rx, bytes, rows, metrics, ch, minutes) =
+                (rx.clone(), bytes.clone(), rows.clone(), metrics.clone(), ch.clone(), minutes.clone());
             inserters.spawn(async move {
                 // The lock is held only while waiting for the next block, not during its insert.
                 while let Some(block) = { rx.lock().await.recv().await } {
                     match ch.insert_retrying(&block, None).await {
                         Ok(()) => {
-                            let mut r = rollup.lock().unwrap_or_else(PoisonError::into_inner);
-                            ch.roll_up(&mut r, &block);
-                            metrics.rollup_groups.set(r.groups() as i64);
+                            let mut m = minutes.lock().unwrap_or_else(PoisonError::into_inner);
+                            ch.roll_up(&mut m.rollup, &block);
+                            metrics.rollup_groups.set(m.waiting() as i64);
                         }
                         Err(e) => {
                             tracing::error!(error = %e, rows = block.rows, "ClickHouse refused a block; its flows are dropped");
@@ -160,7 +168,7 @@ impl Sink {
                 }
             });
         }
-        let mut flusher = Flusher { ch, rollup, settings, metrics, takes: 0, drain: None };
+        let mut flusher = Flusher { ch, minutes, settings, metrics, takes: 0 };
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
@@ -182,39 +190,53 @@ impl Sink {
 /// Sends the rollup's due groups to `flows_1m`.
 struct Flusher {
     ch: ClickHouse,
-    rollup: Arc<std::sync::Mutex<Rollup>>,
+    minutes: Arc<std::sync::Mutex<Minutes>>,
     settings: RollupSettings,
     metrics: Metrics,
     /// Takes of due groups so far (numbers the tokens).
     takes: u64,
-    /// The drain under way.
-    drain: Option<Drain>,
 }
 
 impl Flusher {
-    /// Once a second: starts draining the groups that fell due, then inserts this tick's blocks
-    /// (retrying like any block). The groups wait in the rollup, not as blocks, until their tick.
+    /// Once a second: takes the groups that fell due, then inserts this tick's share of the blocks
+    /// waiting (retrying like any block).
     async fn tick(&mut self, now_s: u64) {
+        let token = self.token();
         let blocks = {
-            let mut r = self.rollup.lock().unwrap_or_else(PoisonError::into_inner);
-            self.drain = Drain::next(self.drain, r.due(now_s, self.settings.max_bytes), r.groups());
-            let Some(drain) = self.drain else { return };
-            let token = format!("{}-1m-{}", self.settings.token_prefix, self.takes);
-            self.takes += 1;
-            let blocks = r.take_before(drain.before, ROLLUP_BLOCK_ROWS, drain.blocks, &token);
-            if !r.holds_before(drain.before) {
-                self.drain = None;
+            let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(before) = m.rollup.due(now_s, self.settings.max_bytes) {
+                m.take(before, &token);
+                self.takes += 1;
             }
-            self.metrics.rollup_groups.set(r.groups() as i64);
-            blocks
+            m.next()
         };
-        self.ch.insert_rollup(blocks).await;
+        self.insert(blocks).await;
     }
 
     /// At shutdown: every group, now.
     async fn flush_all(&mut self) {
-        self.drain = Some(Drain::ALL);
-        self.tick(0).await;
+        let blocks = {
+            let mut m = self.lock();
+            m.take(u64::MAX, &self.token());
+            m.taken.drain(..).collect::<Vec<_>>()
+        };
+        self.insert(blocks).await;
+    }
+
+    async fn insert(&self, blocks: Vec<Block>) {
+        if !blocks.is_empty() {
+            self.ch.insert_rollup(blocks).await;
+        }
+        let waiting = self.lock().waiting();
+        self.metrics.rollup_groups.set(waiting as i64);
+    }
+
+    fn token(&self) -> String {
+        format!("{}-1m-{}", self.settings.token_prefix, self.takes)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Minutes> {
+        self.minutes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -248,18 +270,18 @@ mod tests {
     }
 
     #[test]
-    fn due_groups_are_spread_over_the_ticks_unless_memory_or_shutdown_presses() {
-        assert_eq!(Drain::next(None, None, 100), None, "nothing due");
-        // A minute of 1,000 exporters (~130K groups): 8 blocks, one a tick.
-        assert_eq!(Drain::next(None, Some(60), 130_000), Some(Drain { before: 60, blocks: 1 }));
-        // Ten times more groups: 80 blocks, 4 a tick, still out within the spread.
-        let big = Drain::next(None, Some(60), 1_300_000).expect("due");
-        assert_eq!(big.blocks, 4);
-        assert!(1_300_000usize.div_ceil(ROLLUP_BLOCK_ROWS).div_ceil(big.blocks) <= ROLLUP_SPREAD_S);
-        // A drain under way goes on; the memory budget or shutdown takes everything at once.
-        let current = Some(Drain { before: 60, blocks: 1 });
-        assert_eq!(Drain::next(current, Some(120), 5), current);
-        assert_eq!(Drain::next(current, Some(u64::MAX), 5), Some(Drain::ALL));
+    fn taken_rollup_blocks_are_spread_over_the_ticks() {
+        let mut m = Minutes::default();
+        assert!(m.next().is_empty(), "nothing taken");
+        m.taken.extend((0..45).map(|_| block(10, 2)));
+        m.spread();
+        assert_eq!(m.waiting(), 90);
+        let sizes: Vec<usize> = std::iter::from_fn(|| Some(m.next().len()).filter(|&n| n > 0)).collect();
+        assert_eq!(sizes, [3; 15], "45 blocks in 15 ticks, within {ROLLUP_SPREAD_S}");
+        m.taken.push_back(block(10, 2));
+        m.spread();
+        assert_eq!(m.next().len(), 1, "a block alone goes at the next tick");
+        assert_eq!(m.waiting(), 0);
     }
 
     #[test]

@@ -115,21 +115,18 @@ impl MinuteRollup {
         self.oldest
     }
 
-    /// Hands at most `limit` groups of the minutes before `minute` (Unix seconds; `u64::MAX`: all) to
-    /// `each` as one `flows_1m` `RowBinary` row each (columns: [`super::column_names`]) and forgets
-    /// them; returns how many rows. The rest stay, whole, for a later drain.
-    pub fn drain_before(&mut self, minute: u64, limit: usize, mut each: impl FnMut(&[u8])) -> usize {
+    /// Hands each group of the minutes before `minute` (Unix seconds; `u64::MAX`: all) to `each` as one
+    /// `flows_1m` `RowBinary` row (columns: [`super::column_names`]) and forgets them; returns how
+    /// many rows.
+    pub fn drain_before(&mut self, minute: u64, mut each: impl FnMut(&[u8])) -> usize {
         let mut rows = 0;
         let mut oldest = None::<u32>;
         let row = &mut self.key;
-        let mut chosen = 0;
         self.groups.drain_where(
             |key| {
                 let m = key_minute(key);
-                let take = u64::from(m) < minute && chosen < limit;
-                if take {
-                    chosen += 1;
-                } else {
+                let take = u64::from(m) < minute;
+                if !take {
                     oldest = Some(oldest.map_or(m, |o| o.min(m)));
                 }
                 take
@@ -234,7 +231,7 @@ mod tests {
     /// The rows drained, as (minute, exporter's last byte, AS path, bytes, flows), sorted.
     fn drained(r: &mut MinuteRollup, before: u64) -> Vec<(u32, u8, Vec<u32>, u64, u64)> {
         let mut out = Vec::new();
-        let n = r.drain_before(before, usize::MAX, |row| out.extend_from_slice(row));
+        let n = r.drain_before(before, |row| out.extend_from_slice(row));
         let mut rows = Vec::new();
         let mut at = 0;
         while at < out.len() {
@@ -276,23 +273,6 @@ mod tests {
         assert_eq!(r.oldest_minute(), Some(m(1)));
         assert_eq!(drained(&mut r, u64::MAX), [(m(1), 1, vec![], 7, 1), (m(2), 2, vec![65000, 65001], 1, 1)]);
         assert_eq!((r.groups(), r.key_bytes(), r.oldest_minute()), (0, 0, None));
-    }
-
-    #[test]
-    fn a_limited_drain_takes_some_and_keeps_the_rest_and_the_oldest_minute() {
-        let base = 1_800_000_000 / 60 * 60;
-        let m = |k: u32| base + 60 * k;
-        let mut r = MinuteRollup::new();
-        let a = [flow(0, 1, 1, 10, &[]), flow(0, 2, 2, 20, &[]), flow(1, 0, 3, 7, &[]), flow(2, 0, 1, 1, &[])];
-        assert_eq!(r.add_native(&native(&a)).expect("block"), 4);
-        let before = u64::from(m(2));
-        assert_eq!(r.drain_before(before, 2, |_| ()), 2);
-        assert_eq!(r.groups(), 2);
-        assert!(r.oldest_minute().is_some_and(|o| o < m(2)), "one group before the minute is left");
-        assert_eq!(drained(&mut r, before).len(), 1);
-        assert_eq!(r.oldest_minute(), Some(m(2)));
-        assert_eq!(r.drain_before(before, 2, |_| ()), 0, "nothing left before the minute");
-        assert_eq!(r.groups(), 1);
     }
 
     #[test]

@@ -138,11 +138,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True)).get("query", "")
-        chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
         if not INSERT_FORMAT.match(query):
             return self.handle_query(b"".join(self.body_pieces()))
-        if not chunked and not int(self.headers.get("Content-Length") or 0):
-            return self.reply(*self.answer(b""))
+        if not self.chunked() and not int(self.headers.get("Content-Length") or 0):
+            return self.handle_query(b"")
         # chdb reads an INSERT's data from a FIFO while a thread moves the body into it from the socket
         # (`splice`, kernel to kernel), as a server parses an insert while it arrives: the data is
         # never held whole, nor copied through Python or a file.
@@ -186,10 +185,13 @@ class Handler(BaseHTTPRequestHandler):
             if out is not None:
                 os.close(out)
 
+    def chunked(self):
+        return self.headers.get("Transfer-Encoding", "").lower() == "chunked"
+
     def body_spans(self):
         """The sizes of the body's pieces (plain: one; chunked: one per chunk); the caller reads each
         piece before asking for the next."""
-        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+        if not self.chunked():
             yield int(self.headers.get("Content-Length") or 0)
             return
         while (size := int(self.rfile.readline().strip().split(b";")[0], 16)) > 0:

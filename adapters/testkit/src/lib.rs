@@ -37,6 +37,23 @@ pub fn cache_dir() -> PathBuf {
     })
 }
 
+/// Third-party data the tests read in place and the repository does not hold (CRD schemas, device
+/// captures from other projects): `$HELIOS_SHARED`, else the `shared/` directory beside the checkout.
+///
+/// # Panics
+/// When neither exists, with what to set.
+pub fn shared_dir() -> PathBuf {
+    let dir = std::env::var_os("HELIOS_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().parent().map(|p| p.join("shared")).unwrap_or_default());
+    assert!(
+        dir.join("schemas").is_dir(),
+        "third-party test data not found at {}: set HELIOS_SHARED to the directory holding schemas/ and testdata/",
+        dir.display()
+    );
+    dir
+}
+
 /// A TCP port that was free a moment ago on 127.0.0.1 (the kernel does not reuse it at once).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)

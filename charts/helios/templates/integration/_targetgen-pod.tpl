@@ -6,8 +6,8 @@ securityContext:
   {{- include "helios.podSecurityContext" .root | nindent 2 }}
 containers:
   - name: targetgen
-    image: {{ include "helios.image" .root }}
-    imagePullPolicy: {{ .root.Values.image.pullPolicy }}
+    image: {{ include "helios.image" (list .root "targetgen") }}
+    imagePullPolicy: {{ .root.Values.images.pullPolicy }}
     command: ["helios-targetgen"]
     args: [{{ .mode | quote }}, "--config", "/etc/helios/targetgen.yaml"]
     securityContext:
@@ -21,11 +21,7 @@ containers:
       - name: netbox-token
         mountPath: /run/secrets/netbox
         readOnly: true
-      {{- if $t.webhook.secret.name }}
-      - name: webhook-secret
-        mountPath: /run/secrets/webhook
-        readOnly: true
-      {{- end }}
+
     {{- if eq .mode "run" }}
     ports:
       - name: http
@@ -43,18 +39,8 @@ volumes:
   - name: config
     configMap:
       name: {{ include "helios.fullname" .root }}-targetgen
+  # The NetBox token (and, in deployment mode, the webhook's shared secret), kept by External Secrets.
   - name: netbox-token
     secret:
-      secretName: {{ $t.netbox.tokenSecret.name }}
-      items:
-        - key: {{ $t.netbox.tokenSecret.key }}
-          path: {{ $t.netbox.tokenSecret.key }}
-  {{- if $t.webhook.secret.name }}
-  - name: webhook-secret
-    secret:
-      secretName: {{ $t.webhook.secret.name }}
-      items:
-        - key: {{ $t.webhook.secret.key }}
-          path: {{ $t.webhook.secret.key }}
-  {{- end }}
+      secretName: helios-netbox
 {{- end -}}

@@ -1,0 +1,227 @@
+//! Test kit for Helios's Helm charts: renders `charts/helios` with the real helm (offline, as
+//! `scripts/install-deps.sh` installs it), validates every object — built-in kinds against the
+//! Kubernetes schemas, custom resources against their operators' CRD schemas — and answers questions
+//! about the rendered objects. No Kubernetes API server runs here; what a cluster would do with the
+//! manifests is asserted on them.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use helios_testkit::{TempDir, cache_dir, repo_root, shared_dir};
+use serde::Deserialize;
+pub use serde_yaml_ng::Value;
+
+/// The Kubernetes version the charts are rendered and validated for (the oldest the chart supports
+/// with the Strimzi version it pins).
+pub const KUBE_VERSION: &str = "1.30.0";
+
+/// The operators' APIs a cluster serves once `charts/helios-operators` is installed; rendering with
+/// them is what `helm install` does on such a cluster.
+pub const OPERATOR_APIS: &[&str] = &[
+    "argoproj.io/v1alpha1/ApplicationSet",
+    "clickhouse-keeper.altinity.com/v1/ClickHouseKeeperInstallation",
+    "clickhouse.altinity.com/v1/ClickHouseInstallation",
+    "external-secrets.io/v1/ClusterSecretStore",
+    "external-secrets.io/v1/ExternalSecret",
+    "kafka.strimzi.io/v1/Kafka",
+    "kafka.strimzi.io/v1/KafkaNodePool",
+    "kafka.strimzi.io/v1/KafkaTopic",
+    "monitoring.coreos.com/v1/Alertmanager",
+    "monitoring.coreos.com/v1/PrometheusRule",
+];
+
+/// The scale tiers, each with its `values-<tier>.yaml`.
+pub const TIERS: &[&str] = &["small", "medium", "large", "xl"];
+
+fn tool(path: PathBuf) -> PathBuf {
+    assert!(path.exists(), "{} is missing: run scripts/install-deps.sh", path.display());
+    path
+}
+
+/// Runs the real helm.
+pub fn helm(args: &[&str]) -> Output {
+    Command::new(tool(cache_dir().join("bin/helm"))).args(args).output().expect("helm runs")
+}
+
+/// A chart of the repository, by directory name under `charts/`.
+pub fn chart(name: &str) -> String {
+    repo_root().join("charts").join(name).display().to_string()
+}
+
+/// What to render: a tier's values file, `--set` values, and whether the operators' APIs exist.
+#[derive(Debug, Clone)]
+pub struct Options<'a> {
+    /// `small`, `medium`, `large` or `xl`: adds `values-<tier>.yaml`; None: values.yaml alone.
+    pub tier: Option<&'a str>,
+    /// `--set key=value` pairs.
+    pub sets: Vec<&'a str>,
+    /// Render as on a cluster where the operators are installed (their CRDs served).
+    pub operators: bool,
+}
+
+impl<'a> Options<'a> {
+    /// A tier with the operators installed, as `scripts/install.sh` leaves a cluster.
+    pub fn tier(tier: &'a str) -> Options<'a> {
+        Options { tier: Some(tier), sets: Vec::new(), operators: true }
+    }
+
+    /// Adds `--set` values.
+    pub fn set(mut self, sets: &[&'a str]) -> Options<'a> {
+        self.sets.extend_from_slice(sets);
+        self
+    }
+
+    /// Renders as on a cluster without the operators.
+    pub fn without_operators(mut self) -> Options<'a> {
+        self.operators = false;
+        self
+    }
+
+    fn args(&self, command: &'a str) -> Vec<String> {
+        let chart = chart("helios");
+        let mut args = vec![command.to_string()];
+        if command == "template" {
+            args.extend(["helios".to_string(), chart.clone(), "--kube-version".into(), KUBE_VERSION.into()]);
+        } else {
+            // helm lint cannot be told the cluster's APIs: it lints what renders without the operators.
+            args.extend([
+                "--strict".to_string(),
+                chart.clone(),
+                "--set".into(),
+                "global.requireOperators=false".into(),
+            ]);
+        }
+        if let Some(tier) = self.tier {
+            args.extend(["-f".into(), format!("{chart}/values-{tier}.yaml")]);
+        }
+        for s in &self.sets {
+            args.extend(["--set".into(), (*s).to_string()]);
+        }
+        if self.operators && command == "template" {
+            for api in OPERATOR_APIS {
+                args.extend(["--api-versions".into(), (*api).to_string()]);
+            }
+        }
+        args
+    }
+}
+
+/// `helm template`'s output, parsed.
+#[derive(Debug)]
+pub struct Render {
+    /// Every object, in helm's order.
+    pub docs: Vec<Value>,
+    /// The YAML as helm printed it.
+    pub text: String,
+}
+
+/// `helm template` of `charts/helios`; panics with helm's message when it refuses.
+pub fn render(options: &Options) -> Render {
+    let args = options.args("template");
+    let out = helm(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "helm template {:?}: {}", options, String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let docs = serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).expect("helm printed valid YAML"))
+        .filter(|v| !v.is_null())
+        .collect();
+    Render { docs, text }
+}
+
+/// `helm template` that must fail; its error message.
+pub fn render_error(options: &Options) -> String {
+    let args = options.args("template");
+    let out = helm(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!out.status.success(), "helm template {options:?} was expected to fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `helm lint --strict`; panics with helm's findings when it fails.
+pub fn lint(options: &Options) {
+    let args = options.args("lint");
+    let out = helm(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "helm lint {options:?}: {}", String::from_utf8_lossy(&out.stdout));
+}
+
+impl Render {
+    /// Every object of a kind.
+    pub fn kind(&self, kind: &str) -> Vec<&Value> {
+        self.docs.iter().filter(|d| d["kind"].as_str() == Some(kind)).collect()
+    }
+
+    /// The object of a kind and name; panics when there is not exactly one.
+    pub fn named(&self, kind: &str, name: &str) -> &Value {
+        let found: Vec<_> =
+            self.kind(kind).into_iter().filter(|d| d["metadata"]["name"].as_str() == Some(name)).collect();
+        assert_eq!(found.len(), 1, "exactly one {kind} {name}, found {}", found.len());
+        found[0]
+    }
+
+    /// The objects of a kind and name (one per namespace it is in).
+    pub fn all_named(&self, kind: &str, name: &str) -> Vec<&Value> {
+        self.kind(kind).into_iter().filter(|d| d["metadata"]["name"].as_str() == Some(name)).collect()
+    }
+
+    /// Every pod spec the chart itself defines, with the name of the object that holds it.
+    pub fn pods(&self) -> Vec<(String, &Value)> {
+        let mut pods = Vec::new();
+        for d in &self.docs {
+            let name =
+                format!("{} {}", d["kind"].as_str().unwrap_or("?"), d["metadata"]["name"].as_str().unwrap_or("?"));
+            let spec = match d["kind"].as_str() {
+                Some("Deployment" | "StatefulSet" | "DaemonSet" | "Job") => &d["spec"]["template"]["spec"],
+                Some("CronJob") => &d["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+                _ => continue,
+            };
+            pods.push((name, spec));
+        }
+        pods
+    }
+
+    /// Validates every object: `kubernetes-validate --strict` for built-in kinds, the operators' CRD
+    /// schemas (read in place from the shared test data) for custom resources.
+    pub fn validate(&self) {
+        let dir = TempDir::new("chart-validate");
+        let rendered = dir.path().join("rendered.yaml");
+        std::fs::write(&rendered, &self.text).expect("write");
+        let script = repo_root().join("charts/tests/validate_manifests.py");
+        let out = Command::new(tool(cache_dir().join("venv/bin/python")))
+            .arg(script)
+            .arg(KUBE_VERSION)
+            .arg(&rendered)
+            .arg(shared_dir().join("schemas"))
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "invalid objects:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The strings of a YAML sequence.
+pub fn strings(v: &Value) -> Vec<&str> {
+    v.as_sequence().map(|s| s.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+}
+
+/// A ConfigMap's file, by key.
+pub fn config_file<'a>(render: &'a Render, configmap: &str, key: &str) -> &'a str {
+    render.named("ConfigMap", configmap)["data"][key].as_str().unwrap_or_else(|| panic!("{configmap} has no {key}"))
+}
+
+/// Runs a Helios binary on a configuration file the chart renders and returns its `--print-config`
+/// (the binaries refuse unknown keys, so this proves the chart and the code agree).
+pub fn effective_config(binary: &str, config: &str) -> String {
+    let dir = TempDir::new("chart-config");
+    let file = dir.path().join("config.yaml");
+    std::fs::write(&file, config).expect("write");
+    let out = Command::new(binary)
+        .args(["--config", &file.display().to_string(), "--print-config"])
+        .output()
+        .expect("the binary runs");
+    assert!(out.status.success(), "{binary} refuses the chart's config: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8")
+}

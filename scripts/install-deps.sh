@@ -2,6 +2,7 @@
 # Installs what the test suite needs, idempotently: Rust components and cargo tools (pinned), valgrind,
 # and chdb (ClickHouse 26.9 embedded) in a virtualenv.
 # Safe to re-run: each step is skipped when already satisfied.
+# --cross: only the aarch64 cross toolchain (scripts/build-images.sh, scripts/test-aarch64.sh).
 set -euo pipefail
 
 LLVM_COV_VERSION=0.9.1
@@ -15,6 +16,29 @@ if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found. Install Rust with rustup (https://rustup.rs), then re-run." >&2
   exit 1
 fi
+
+# aarch64 (FR-026): Rust's target, Debian's cross compiler and qemu-user-static to run the results.
+install_cross() {
+  if ! rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$'; then
+    log "adding the Rust target aarch64-unknown-linux-gnu"
+    rustup target add aarch64-unknown-linux-gnu
+  fi
+  local cross=()
+  command -v aarch64-linux-gnu-gcc >/dev/null || cross+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+  command -v aarch64-linux-gnu-g++ >/dev/null || cross+=(g++-aarch64-linux-gnu)
+  command -v qemu-aarch64-static >/dev/null || cross+=(qemu-user-static)
+  command -v file >/dev/null || cross+=(file)
+  if [ ${#cross[@]} -gt 0 ]; then
+    log "installing Debian packages: ${cross[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${cross[@]}"
+  fi
+}
+if [ "${1:-}" = --cross ]; then
+  install_cross
+  exit 0
+fi
+install_cross
 
 if ! rustup component list --installed 2>/dev/null | grep -q '^llvm-tools'; then
   log "adding rustup component llvm-tools-preview (coverage)"

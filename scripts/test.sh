@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: format, lints, tests under coverage (>= 70% per crate), a
-# time-boxed fuzz run of every target, and the instruction-count performance gate.
+# The whole test suite, as CI runs it: format, lints, tests under coverage (>= 70% per crate), core's
+# tests and a smoke run of every binary built for aarch64 under qemu, a time-boxed fuzz run of every
+# target, and the instruction-count performance gate.
 # Installs what it needs first (scripts/install-deps.sh). Env: FUZZ_SECONDS (default 20 per target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,9 @@ step "tests (with coverage)"
 cargo llvm-cov clean --workspace >/dev/null 2>&1 || true
 cargo llvm-cov --workspace --locked --exclude helios-benches --no-report
 cargo llvm-cov report --json --summary-only | python3 scripts/coverage-gate.py 70
+
+step "aarch64 under qemu (core tests, every binary)"
+scripts/test-aarch64.sh
 
 step "fuzz smoke"
 scripts/fuzz-smoke.sh "${FUZZ_SECONDS:-20}"

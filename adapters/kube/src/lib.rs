@@ -3,7 +3,8 @@
 //! [`ConfigMaps`] writes generated files (collection targets) into a ConfigMap by server-side apply,
 //! with Helios as the field manager, and only when the content changed: the ConfigMap carries a hash
 //! of its data in the annotation [`HASH_ANNOTATION`], compared before anything is sent, so an
-//! unchanged sync costs one GET and wakes no watcher.
+//! unchanged sync costs one GET and wakes no watcher. A pod mounts only ConfigMaps of its own
+//! namespace, so the same ConfigMap can be kept in several (`with_copies_in`), one per reader.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -51,18 +52,19 @@ pub fn content_hash(data: &BTreeMap<String, String>) -> String {
     format!("{h:016x}")
 }
 
-/// ConfigMaps of one namespace, written by one field manager.
+/// ConfigMaps of a namespace (and of the namespaces holding copies), written by one field manager.
 #[derive(Clone)]
 pub struct ConfigMaps {
-    api: Api<ConfigMap>,
-    namespace: String,
+    client: kube::Client,
+    /// The namespace read from, then those holding copies.
+    namespaces: Vec<String>,
     field_manager: String,
 }
 
 impl std::fmt::Debug for ConfigMaps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConfigMaps")
-            .field("namespace", &self.namespace)
+            .field("namespaces", &self.namespaces)
             .field("field_manager", &self.field_manager)
             .finish()
     }
@@ -71,29 +73,59 @@ impl std::fmt::Debug for ConfigMaps {
 impl ConfigMaps {
     /// ConfigMaps in `namespace`, applied as `field_manager`.
     pub fn new(client: kube::Client, namespace: &str, field_manager: &str) -> ConfigMaps {
-        ConfigMaps {
-            api: Api::namespaced(client, namespace),
-            namespace: namespace.to_owned(),
-            field_manager: field_manager.to_owned(),
-        }
+        ConfigMaps { client, namespaces: vec![namespace.to_owned()], field_manager: field_manager.to_owned() }
     }
 
-    /// The data of ConfigMap `name`; `None` when it does not exist.
+    /// Also keeps every ConfigMap written in these namespaces, for readers there. Reads use the first
+    /// namespace only; each apply checks every copy, so a copy deleted or edited is rewritten.
+    pub fn with_copies_in(mut self, namespaces: impl IntoIterator<Item = String>) -> ConfigMaps {
+        for ns in namespaces {
+            if !self.namespaces.contains(&ns) {
+                self.namespaces.push(ns);
+            }
+        }
+        self
+    }
+
+    fn api(&self, namespace: &str) -> Api<ConfigMap> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// The data of ConfigMap `name` in the first namespace; `None` when it does not exist.
     pub async fn data(&self, name: &str) -> Result<Option<BTreeMap<String, String>>> {
-        let live = self.api.get_opt(name).await.map_err(|e| self.error("read", name, e))?;
+        let namespace = &self.namespaces[0];
+        let live = self.api(namespace).get_opt(name).await.map_err(|e| error(namespace, "read", name, e))?;
         Ok(live.map(|cm| cm.data.unwrap_or_default()))
     }
 
-    /// Makes ConfigMap `name` hold exactly `data` (with `labels`), by server-side apply — unless the
-    /// live ConfigMap already carries the same content hash.
+    /// Makes ConfigMap `name` hold exactly `data` (with `labels`) in every namespace, by server-side
+    /// apply — except where the live ConfigMap already carries the same content hash. `Written` when
+    /// any copy was written; the first failure stops and is returned.
     pub async fn apply_if_changed(
         &self,
         name: &str,
         data: &BTreeMap<String, String>,
         labels: &BTreeMap<String, String>,
     ) -> Result<Applied> {
+        let mut applied = Applied::Unchanged;
+        for namespace in &self.namespaces {
+            if self.apply_in(namespace, name, data, labels).await? == Applied::Written {
+                applied = Applied::Written;
+            }
+        }
+        Ok(applied)
+    }
+
+    async fn apply_in(
+        &self,
+        namespace: &str,
+        name: &str,
+        data: &BTreeMap<String, String>,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Applied> {
+        let api = self.api(namespace);
         let hash = content_hash(data);
-        let live = self.api.get_opt(name).await.map_err(|e| self.error("read", name, e))?;
+        let live = api.get_opt(name).await.map_err(|e| error(namespace, "read", name, e))?;
         let live_hash = live.as_ref().and_then(|cm| cm.metadata.annotations.as_ref()?.get(HASH_ANNOTATION).cloned());
         if live_hash.as_deref() == Some(hash.as_str()) {
             return Ok(Applied::Unchanged);
@@ -101,7 +133,7 @@ impl ConfigMaps {
         let desired = ConfigMap {
             metadata: ObjectMeta {
                 name: Some(name.to_owned()),
-                namespace: Some(self.namespace.clone()),
+                namespace: Some(namespace.to_owned()),
                 labels: Some(labels.clone()),
                 annotations: Some([(HASH_ANNOTATION.to_owned(), hash)].into()),
                 ..ObjectMeta::default()
@@ -111,14 +143,14 @@ impl ConfigMaps {
         };
         // apiVersion and kind are required in an apply patch; k8s-openapi's serialisation adds them.
         let params = PatchParams::apply(&self.field_manager).force();
-        self.api.patch(name, &params, &Patch::Apply(&desired)).await.map_err(|e| self.error("apply", name, e))?;
-        tracing::info!(namespace = %self.namespace, name, "applied ConfigMap");
+        api.patch(name, &params, &Patch::Apply(&desired)).await.map_err(|e| error(namespace, "apply", name, e))?;
+        tracing::info!(namespace, name, "applied ConfigMap");
         Ok(Applied::Written)
     }
+}
 
-    fn error(&self, verb: &str, name: &str, source: kube::Error) -> Error {
-        Error::Api { what: format!("{verb} ConfigMap {}/{name}", self.namespace), source }
-    }
+fn error(namespace: &str, verb: &str, name: &str, source: kube::Error) -> Error {
+    Error::Api { what: format!("{verb} ConfigMap {namespace}/{name}"), source }
 }
 
 #[cfg(test)]

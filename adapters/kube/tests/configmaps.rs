@@ -122,3 +122,35 @@ async fn reads_return_the_data_or_none_and_api_errors_are_named() {
     assert!(err.to_string().contains("read ConfigMap monitoring/helios-targets"), "{err}");
     server.await.expect("server");
 }
+
+#[tokio::test]
+async fn copies_are_kept_in_every_namespace_and_a_lost_copy_is_rewritten() {
+    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let cms = ConfigMaps::new(kube::Client::new(service, "default"), "monitoring", "helios-targetgen")
+        .with_copies_in(["collection".to_owned(), "monitoring".to_owned(), "storage".to_owned()]);
+    let want = data("[1]");
+    let server = tokio::spawn(async move {
+        // The first namespace is current: a GET only.
+        let (req, send) = handle.next_request().await.expect("GET");
+        assert_eq!((req.method(), req.uri().path()), (&Method::GET, PATH));
+        send.send_response(live(&data("[1]"), &content_hash(&data("[1]"))));
+        // The copy in collection was deleted: read, then applied there.
+        let copy = "/api/v1/namespaces/collection/configmaps/helios-targets";
+        let (req, send) = handle.next_request().await.expect("GET");
+        assert_eq!((req.method(), req.uri().path()), (&Method::GET, copy));
+        send.send_response(not_found());
+        let (req, send) = handle.next_request().await.expect("PATCH");
+        assert_eq!((req.method(), req.uri().path()), (&Method::PATCH, copy));
+        let body: serde_json::Value =
+            serde_json::from_slice(&req.into_body().collect_bytes().await.expect("body")).expect("json");
+        assert_eq!(body["metadata"]["namespace"], "collection");
+        assert_eq!(body["data"]["snmp-targets.json"], "[1]");
+        send.send_response(json(200, body));
+        // The copy in storage is current (monitoring was named twice and is checked once).
+        let (req, send) = handle.next_request().await.expect("GET");
+        assert_eq!(req.uri().path(), "/api/v1/namespaces/storage/configmaps/helios-targets");
+        send.send_response(live(&data("[1]"), &content_hash(&data("[1]"))));
+    });
+    assert_eq!(cms.apply_if_changed("helios-targets", &want, &labels()).await.expect("apply"), Applied::Written);
+    server.await.expect("server");
+}

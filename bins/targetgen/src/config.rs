@@ -27,6 +27,9 @@ pub struct Config {
     pub configmap_namespace: Option<String>,
     /// The ConfigMap's name.
     pub configmap_name: String,
+    /// Further namespaces that get the same ConfigMap, for collectors running there (a pod mounts
+    /// only its own namespace's ConfigMaps): gnmic's, Prometheus's. Needs get and patch there too.
+    pub configmap_copies: Vec<String>,
     /// Long-running mode: seconds between syncs (a webhook call syncs at once).
     pub interval_secs: u64,
     /// File holding the secret of the NetBox webhook (a mounted Secret; never logged). When set, a
@@ -56,6 +59,7 @@ impl Default for Config {
             output_dir: "/var/lib/helios/targets".into(),
             configmap_namespace: None,
             configmap_name: "helios-targets".into(),
+            configmap_copies: Vec::new(),
             interval_secs: 300,
             webhook_secret_file: None,
             max_shrink: 0.5,

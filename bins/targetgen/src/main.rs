@@ -72,7 +72,8 @@ fn start(cli: Cli) -> anyhow::Result<()> {
         let output = match &config.configmap_namespace {
             Some(namespace) => {
                 let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
-                let cms = helios_kube::ConfigMaps::new(client, namespace, "helios-targetgen");
+                let cms = helios_kube::ConfigMaps::new(client, namespace, "helios-targetgen")
+                    .with_copies_in(config.configmap_copies.iter().cloned());
                 Output::ConfigMap(Box::new(cms), config.configmap_name.clone())
             }
             None => Output::Files(config.output_dir.clone()),

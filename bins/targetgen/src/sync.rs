@@ -227,7 +227,9 @@ impl Syncer {
                     write_atomically(&dir.join(a.kind.file_name()), &a.content)?;
                 }
             }
-            Output::ConfigMap(cms, name) if !changed.is_empty() => {
+            // Every sync, changed or not: a copy deleted or edited by hand is put back (one GET each
+            // when nothing differs).
+            Output::ConfigMap(cms, name) => {
                 let data = artefacts
                     .iter()
                     .map(|a| (a.kind.file_name().to_owned(), String::from_utf8_lossy(&a.content).into_owned()))
@@ -235,7 +237,6 @@ impl Syncer {
                 let labels = [("app.kubernetes.io/managed-by".to_owned(), "helios-targetgen".to_owned())].into();
                 cms.apply_if_changed(name, &data, &labels).await?;
             }
-            Output::ConfigMap(..) => {}
         }
         for a in &changed {
             self.metrics.writes.get_or_create(&KindLabels { kind: a.kind.as_str() }).inc();

@@ -31,14 +31,26 @@ fn the_default_is_a_five_minute_cronjob_with_least_privilege() {
     assert_hardened(pod);
     assert_eq!(strings(&pod["containers"][0]["args"]), ["once", "--config", "/etc/helios/targetgen.yaml"]);
     assert!(r.all_named("Deployment", "helios-targetgen").is_empty());
-    // Get and patch on the one targets ConfigMap, which the chart creates: nothing more.
-    let role = r.named("Role", "helios-targetgen");
-    let rules = role["rules"].as_sequence().expect("rules");
-    assert_eq!(rules.len(), 1);
-    assert_eq!(strings(&rules[0]["resources"]), ["configmaps"]);
-    assert_eq!(strings(&rules[0]["resourceNames"]), ["helios-targets"]);
-    assert_eq!(strings(&rules[0]["verbs"]), ["get", "patch"]);
-    r.named("ConfigMap", "helios-targets");
+    // Get and patch on the targets ConfigMap, which the chart creates, in each namespace that reads
+    // it (a pod mounts only its own namespace's ConfigMaps): nothing more.
+    let namespaces = ["helios-integration", "helios-collection", "helios-storage"];
+    for (kind, name) in
+        [("Role", "helios-targetgen"), ("RoleBinding", "helios-targetgen"), ("ConfigMap", "helios-targets")]
+    {
+        let found: Vec<_> =
+            r.all_named(kind, name).iter().map(|d| d["metadata"]["namespace"].as_str().expect("ns")).collect();
+        assert_eq!(found, namespaces, "{kind}");
+    }
+    for role in r.all_named("Role", "helios-targetgen") {
+        let rules = role["rules"].as_sequence().expect("rules");
+        assert_eq!(rules.len(), 1);
+        assert_eq!(strings(&rules[0]["resources"]), ["configmaps"]);
+        assert_eq!(strings(&rules[0]["resourceNames"]), ["helios-targets"]);
+        assert_eq!(strings(&rules[0]["verbs"]), ["get", "patch"]);
+    }
+    for binding in r.all_named("RoleBinding", "helios-targetgen") {
+        assert_eq!(binding["subjects"][0]["namespace"].as_str(), Some("helios-integration"));
+    }
     assert!(r.kind("ClusterRole").is_empty());
     // The token is the Secret External Secrets keeps; the config names its path only.
     let secrets: Vec<_> = pod["volumes"]
@@ -53,6 +65,7 @@ fn the_default_is_a_five_minute_cronjob_with_least_privilege() {
         "netbox_token_file: /run/secrets/netbox/token",
         "configmap_namespace: helios-integration",
         "configmap_name: helios-targets",
+        "configmap_copies:\n- helios-collection\n- helios-storage",
         "pushgateway_url: http://helios-pushgateway.helios-storage.svc:9091",
     ] {
         assert!(config.contains(expected), "{expected} in\n{config}");

@@ -28,6 +28,7 @@ pub const OPERATOR_APIS: &[&str] = &[
     "kafka.strimzi.io/v1/KafkaNodePool",
     "kafka.strimzi.io/v1/KafkaTopic",
     "monitoring.coreos.com/v1/Alertmanager",
+    "monitoring.coreos.com/v1/Prometheus",
     "monitoring.coreos.com/v1/PrometheusRule",
 ];
 

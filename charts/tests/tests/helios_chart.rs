@@ -383,12 +383,23 @@ fn no_secret_value_outside_secrets_every_credential_from_external_secrets() {
                 }
             }
         }
-        // The only Secret the chart writes is Alertmanager's routing, which names files.
-        for s in r.kind("Secret") {
-            assert_eq!(s["metadata"]["name"].as_str(), Some("helios-alertmanager-config"));
-            let text = s["stringData"]["alertmanager.yaml"].as_str().expect("config");
-            for key in ["routing_key:", "api_url:", "auth_password:", "service_key:"] {
-                assert!(!text.contains(key), "{key} inline");
+        // The Secrets the chart writes itself (Alertmanager's routing, the scrape jobs, a keyless
+        // objstore) name credentials only as files.
+        for sec in r.kind("Secret") {
+            for (k, v) in sec["stringData"].as_mapping().into_iter().flatten() {
+                let text = v.as_str().unwrap_or("");
+                for key in [
+                    "routing_key:",
+                    "api_url:",
+                    "auth_password:",
+                    "service_key:",
+                    "access_key:",
+                    "secret_key:",
+                    "password:",
+                    "community:",
+                ] {
+                    assert!(!text.contains(key), "{:?} {k:?}: {key} inline", sec["metadata"]["name"]);
+                }
             }
         }
         // ConfigMaps refer to credentials only as files.
@@ -740,4 +751,17 @@ fn the_dockerfile_builds_a_non_root_distroless_image_of_every_binary_the_chart_r
             assert_eq!(pod["securityContext"]["runAsUser"].as_u64(), Some(65532));
         }
     }
+}
+
+#[test]
+fn the_values_schema_is_what_its_generator_writes() {
+    let root = helios_testkit::repo_root();
+    let out =
+        std::process::Command::new("python3").arg(root.join("scripts/chart-schema.py")).output().expect("python3 runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let committed = std::fs::read(root.join("charts/helios/values.schema.json")).expect("values.schema.json");
+    assert!(
+        out.stdout == committed,
+        "charts/helios/values.schema.json is stale: run scripts/chart-schema.py > charts/helios/values.schema.json"
+    );
 }

@@ -1,7 +1,9 @@
 {{/*
 One ExternalSecret: a Kubernetes Secret `name` in namespace `ns` whose keys come from the secret
 manager (secrets.remote.<credential>). Arguments: (dict "root" $ "name" "helios-clickhouse"
-"group" "flows" "keys" (dict "password" "clickhousePassword")).
+"group" "flows" "keys" (dict "password" "clickhousePassword")); a key may also name its place in the
+secret manager directly ({key, property}). With "files" (file name -> ESO
+template text, which reads the keys as {{ .key }}), the Secret holds those rendered files instead.
 */}}
 {{- define "helios.externalSecret" -}}
 {{- $root := .root -}}
@@ -25,9 +27,16 @@ spec:
   target:
     name: {{ .name }}
     creationPolicy: Owner
+    {{- with .files }}
+    template:
+      engineVersion: v2
+      data:
+        {{- toYaml . | nindent 8 }}
+    {{- end }}
   data:
     {{- range $secretKey, $credential := .keys }}
-    {{- $remote := index $s.remote $credential }}
+    {{- $remote := $credential }}
+    {{- if kindIs "string" $credential }}{{ $remote = index $s.remote $credential }}{{ end }}
     - secretKey: {{ $secretKey }}
       remoteRef:
         key: {{ $remote.key }}

@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""Writes charts/helios/values.schema.json, the chart's values schema: every key, its type and what it
+accepts, unknown keys refused. Semantic checks a schema cannot express (CIDRs, replicas against brokers)
+are in templates/validate.yaml, with their own messages. Usage: scripts/chart-schema.py > charts/helios/values.schema.json
+(helios-chart-tests checks the committed file is this script's output).
+"""
+import json
+def obj(props, required=None, desc=None):
+    o = {"type": "object", "additionalProperties": False, "properties": props}
+    if required: o["required"] = required
+    if desc: o["description"] = desc
+    return o
+def s(desc, **kw): return {"type": "string", "description": desc, **kw}
+def i(desc, minimum=None, maximum=None):
+    o = {"type": "integer", "description": desc}
+    if minimum is not None: o["minimum"] = minimum
+    if maximum is not None: o["maximum"] = maximum
+    return o
+def b(desc): return {"type": "boolean", "description": desc}
+ref = lambda name: {"$ref": f"#/$defs/{name}"}
+port = lambda d: i(d, 1, 65535)
+defs = {
+  "cidr": {"type": "string", "minLength": 1,
+           "description": "a network in CIDR notation, e.g. 10.0.0.0/8 or 2001:db8::/32 (checked by templates/validate.yaml)"},
+  "cidrs": {"type": "array", "items": ref("cidr"), "minItems": 1,
+            "description": "one or more networks in CIDR notation"},
+  "quantity": {"anyOf": [{"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P|E|Ei)?$"}, {"type": "number", "minimum": 0}],
+               "description": "a Kubernetes quantity such as 500m, 2, 256Mi or 4Gi"},
+  "resources": obj({
+      "requests": obj({"cpu": ref("quantity"), "memory": ref("quantity")}),
+      "limits": obj({"cpu": ref("quantity"), "memory": ref("quantity")}, required=["memory"]),
+  }, required=["requests", "limits"], desc="requests and limits; a memory limit is required"),
+  "image": obj({"repository": s("image repository", minLength=1),
+                "tag": {"type": "string", "minLength": 1, "not": {"const": "latest"},
+                        "description": "a pinned tag (not latest)"}},
+               required=["repository", "tag"]),
+  "storage": obj({"size": ref("quantity"), "class": s("storage class; empty: the cluster's default")}, required=["size"]),
+  "duration": {"type": "string", "pattern": r"^[0-9]+(ms|s|m|h|d|w|y)$", "description": "a duration such as 30s, 5m, 14d"},
+  "remote": obj({"key": s("the secret's path in the secret manager", minLength=1),
+                 "property": s("the field inside it", minLength=1)}, required=["key", "property"]),
+  "topic": obj({"name": s("topic name", pattern=r"^[a-zA-Z0-9._-]{1,249}$"),
+                "partitions": i("partitions (consumers in a group at most: enricher replicas)", 1, 10000),
+                "retentionHours": i("how long the topic keeps messages, in hours", 1)},
+               required=["name", "partitions", "retentionHours"]),
+}
+group_names = ["integration", "collection", "storage", "visualization", "automation", "flows"]
+ns_name = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", "description": "a namespace name (DNS label)"}
+schema = {
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "title": "Helios chart values",
+  "$defs": defs,
+  **obj({
+    "global": obj({
+      "tier": {"enum": ["small", "medium", "large", "xl"], "description": "scale tier: small, medium, large or xl (use the matching values-<tier>.yaml)"},
+      "namespaces": obj({g: ns_name for g in group_names}, required=group_names, desc="the six namespaces of FR-027"),
+      "createNamespaces": b("create the namespaces"),
+      "scope": {"enum": ["", "gitops"] + group_names, "description": "render one namespace's part, gitops (the ApplicationSet), or everything (empty)"},
+      "dc": s("datacenter name", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+      "cluster": s("cluster name", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+      "managementCidrs": ref("cidrs"), "flowSourceCidrs": ref("cidrs"), "kubeApiCidrs": ref("cidrs"),
+      "kubeApiPorts": {"type": "array", "items": port("port"), "minItems": 1},
+      "operatorsNamespace": ns_name,
+      "requireOperators": b("fail when an operator's API is missing (false: leave its resources out)"),
+      "primaryDc": s("the datacenter that runs the only Thanos Compactor; empty: this one", pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"),
+      "storageTopology": {"enum": ["single-dc-minio", "multi-dc-minio", "cloud-s3", "hybrid"],
+                          "description": "where Thanos keeps blocks: single-dc-minio, multi-dc-minio, cloud-s3 or hybrid"},
+    }, required=["tier", "namespaces"]),
+    "images": obj({"registry": s("registry and path of Helios's images", minLength=1),
+                   "tag": s("tag; empty: the chart's appVersion", not_={}) if False else s("tag; empty: the chart's appVersion"),
+                   "digests": {"type": "object", "additionalProperties": {"type": "string", "pattern": r"^sha256:[0-9a-f]{64}$"},
+                               "propertyNames": {"enum": ["flowd", "enricher", "targetgen"]},
+                               "description": "sha256 digests per component (flowd, enricher, targetgen)"},
+                   "pullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]}}),
+    "netbox": obj({"url": s("NetBox's URL", pattern=r"^https?://"), "cidrs": ref("cidrs"), "port": port("NetBox's port"),
+                   "timeoutSeconds": i("NetBox request timeout, in seconds", 1, 600)}, required=["url"]),
+    "secrets": obj({
+      "store": obj({
+        "create": b("create the ClusterSecretStore"),
+        "kind": {"enum": ["ClusterSecretStore", "SecretStore"]},
+        "name": s("the store's name", minLength=1),
+        "provider": {"enum": ["vault", "aws", "gcp", "azure"], "description": "the secret manager: vault, aws, gcp or azure"},
+        "vault": obj({"server": s("Vault's URL", pattern=r"^https://"), "path": s("KV mount"), "version": {"enum": ["v1", "v2"]},
+                      "authMountPath": s("Kubernetes auth mount"), "role": s("Vault role"),
+                      "serviceAccount": obj({"name": s("name"), "namespace": s("namespace")})}),
+        "aws": obj({"region": s("AWS region", minLength=1), "service": {"enum": ["SecretsManager", "ParameterStore"]},
+                    "serviceAccount": obj({"name": s("name"), "namespace": s("namespace")})}),
+        "gcp": obj({"projectID": s("GCP project", minLength=1)}),
+        "azure": obj({"vaultUrl": s("Key Vault URL", pattern=r"^https://"), "tenantId": s("tenant")}),
+      }),
+      "refreshInterval": s("how often secrets are re-read, e.g. 1h", pattern=r"^[0-9]+(s|m|h)$"),
+      "remote": {"type": "object", "additionalProperties": ref("remote"), "description": "where each credential lives in the secret manager"},
+    }),
+    "kafka": obj({
+      "enabled": b("deploy Kafka (Strimzi)"),
+      "external": obj({"bootstrap": s("brokers you run already, host:port,...")}),
+      "version": s("Kafka version", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$"), "metadataVersion": s("KRaft metadata version"),
+      "brokers": i("broker nodes", 1, 1000), "controllers": i("dedicated controllers (0: brokers are controllers too)", 0, 9),
+      "storage": ref("storage"), "resources": ref("resources"),
+      "replicationFactor": i("copies of every partition (at most brokers)", 1, 7),
+      "minInsyncReplicas": i("copies that must acknowledge a write", 1, 7),
+      "topics": obj({"raw": ref("topic"), "enriched": ref("topic")}, required=["raw", "enriched"]),
+    }),
+    "clickhouse": obj({
+      "enabled": b("deploy ClickHouse (Altinity operator)"),
+      "external": obj({"url": s("a ClickHouse you run already, http(s)://host:8123", pattern=r"^(https?://.+)?$")}),
+      "image": ref("image"),
+      "shards": {"const": 1, "description": "1: Helios's flow tables are not sharded yet (scale by resources)"},
+      "replicas": {"const": 1, "description": "1: Helios's flow tables are MergeTree, not Replicated, yet"},
+      "storage": ref("storage"), "resources": ref("resources"),
+      "keeper": obj({"replicas": {"enum": [1, 3, 5], "description": "Keeper nodes: 1, 3 or 5 (a quorum)"}, "image": ref("image"), "storage": ref("storage")}),
+      "database": s("database of the flow tables", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$"),
+      "user": s("ClickHouse user", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$"),
+      "allowedCidrs": {"type": "array", "items": ref("cidr")},
+      "retention": obj({"rawDays": i("days of raw flows", 1, 3650), "minuteDays": i("days of minute aggregates", 1, 3650),
+                        "hourDays": i("days of hour aggregates", 1, 3650)}, required=["rawDays", "minuteDays", "hourDays"]),
+    }),
+    "flows": obj({
+      "collector": {"enum": ["helios", "goflow2"], "description": "who receives the flows: helios (helios-flowd) or goflow2"},
+      "viaKafka": b("flows go through Kafka to helios-enricher (always with goflow2)"),
+      "enrichedTopic": b("also publish enriched flows to Kafka"),
+      "ports": obj({"netflow": port("NetFlow/IPFIX UDP port"), "sflow": port("sFlow UDP port")}, required=["netflow", "sflow"]),
+      "service": obj({"type": {"enum": ["ClusterIP", "NodePort", "LoadBalancer"]},
+                      "externalTrafficPolicy": {"enum": ["Local", "Cluster"], "description": "Local keeps the exporter's source address"},
+                      "annotations": {"type": "object", "additionalProperties": {"type": "string"}}}),
+      "geoip": obj({"claimName": s("PVC holding the .mmdb files; empty: no GeoIP"), "city": s("City database file"), "asn": s("ASN database file")}),
+      "flowd": obj({"replicas": i("pods", 1), "workers": i("receive workers per port", 1, 64), "resources": ref("resources"),
+                    "autoscaling": obj({"enabled": b("scale on CPU"), "minReplicas": i("at least", 1), "maxReplicas": i("at most", 1),
+                                        "cpuUtilization": i("target CPU %", 10, 100)})}),
+      "enricher": obj({"replicas": i("pods (at most the raw topic's partitions)", 1), "resources": ref("resources")}),
+      "goflow2": obj({"image": ref("image"), "replicas": i("pods", 1), "resources": ref("resources")}),
+    }),
+    "targetgen": obj({
+      "enabled": b("deploy the target generator"),
+      "mode": {"enum": ["cronjob", "deployment"], "description": "cronjob (helios-targetgen once) or deployment (helios-targetgen run)"},
+      "schedule": s("cron schedule", minLength=9), "intervalSeconds": i("sync interval in deployment mode", 10),
+      "webhook": obj({"signed": b("only NetBox-signed webhooks trigger a sync")}),
+      "targetsConfigMap": s("ConfigMap of the generated targets", pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"),
+      "maxShrink": {"type": "number", "minimum": 0, "maximum": 1, "description": "largest fraction of targets one sync may drop"},
+      "pushgatewayUrl": s("Pushgateway for cronjob outcomes; empty: not pushed", pattern=r"^(https?://.+)?$"),
+      "rules": {"type": "object", "description": "helios_core::targets::TargetRules"},
+      "resources": ref("resources"),
+    }),
+    "gnmic": obj({"enabled": b("deploy gnmic"), "image": ref("image"), "replicas": i("cluster members", 1), "resources": ref("resources"),
+                  "tls": {"enum": ["skipVerify", "verify", "insecure"], "description": "gNMI transport: skipVerify, verify or insecure"},
+                  "encoding": {"enum": ["json", "json_ietf", "proto", "bytes", "ascii"]},
+                  "retryTimer": ref("duration"), "sampleInterval": ref("duration")}),
+    "snmpExporter": obj({"enabled": b("deploy snmp_exporter"), "image": ref("image"), "replicas": i("pods", 1), "resources": ref("resources"),
+                         "scrapeInterval": ref("duration"), "scrapeTimeout": ref("duration"),
+                         "auths": {"type": "object", "description": "SNMP credentials by auth name", "additionalProperties": obj({
+                             "version": {"enum": [1, 2, 3]}, "community": s("secrets.remote entry of the community"),
+                             "username": s("SNMPv3 user"), "securityLevel": {"enum": ["noAuthNoPriv", "authNoPriv", "authPriv"]},
+                             "authProtocol": {"enum": ["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"]},
+                             "privProtocol": {"enum": ["DES", "AES", "AES192", "AES256", "AES192C", "AES256C"]},
+                             "password": s("secrets.remote entry of the v3 auth password"), "privPassword": s("secrets.remote entry of the v3 privacy password")},
+                             required=["version"])}}),
+    "blackboxExporter": obj({"enabled": b("deploy blackbox_exporter"), "image": ref("image"), "replicas": i("pods", 1), "resources": ref("resources"),
+                             "scrapeInterval": ref("duration"),
+                             "probePorts": {"type": "array", "items": port("port"), "description": "ports blackbox may probe (empty: every port and ICMP)"}}),
+    "prometheus": obj({"enabled": b("deploy Prometheus"), "image": ref("image"),
+                       "shards": i("shards the targets are spread over", 1, 64), "replicas": i("copies of each shard", 1, 5),
+                       "scrapeInterval": ref("duration"), "retention": ref("duration"), "storage": ref("storage"), "resources": ref("resources")}),
+    "pushgateway": obj({"image": ref("image")}),
+    "thanos": obj({"image": ref("image"), "bucket": s("bucket of the metrics blocks", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
+                   "query": obj({"replicas": i("pods", 1), "resources": ref("resources"),
+                                 "grpcService": obj({"type": {"enum": ["ClusterIP", "LoadBalancer", "NodePort"]},
+                                                     "annotations": {"type": "object", "additionalProperties": {"type": "string"}}}),
+                                 "grpcAllowedCidrs": {"type": "array", "items": ref("cidr")}}),
+                   "hub": obj({"enabled": b("this cluster is the multi-DC hub"),
+                               "endpoints": {"type": "array", "items": {"type": "string", "pattern": r"^[^\s:]+:[0-9]+$"},
+                                             "description": "host:port of each DC's Thanos Query gRPC"},
+                               "tls": b("mTLS to the DCs' Query"), "cidrs": {"type": "array", "items": ref("cidr")}}),
+                   "storeGateway": obj({"replicas": i("pods", 1), "storage": ref("storage"), "resources": ref("resources")}),
+                   "compactor": obj({"storage": ref("storage"), "resources": ref("resources"),
+                                     "retention": obj({"raw": ref("duration"), "fiveMinutes": ref("duration"), "oneHour": ref("duration")},
+                                                      required=["raw", "fiveMinutes", "oneHour"])})}),
+    "objectStorage": obj({"minio": obj({"image": ref("image"), "mc": ref("image"), "replicas": {"enum": [1, 4, 8, 16], "description": "1 (no redundancy) or 4, 8, 16 (erasure coded)"},
+                                        "sites": {"type": "array", "description": "the other DCs' MinIO (multi-dc-minio)", "items": obj({
+                                            "name": s("the site's name", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"),
+                                            "url": s("its MinIO URL", pattern=r"^https?://"),
+                                            "rootUser": ref("remote"), "rootPassword": ref("remote")}, required=["name", "url", "rootUser", "rootPassword"])},
+                                        "sitesCidrs": {"type": "array", "items": ref("cidr")},
+                                        "storage": ref("storage"), "resources": ref("resources")}),
+                          "s3": obj({"endpoint": s("S3 endpoint host", minLength=1), "region": s("region"), "bucket": s("bucket", minLength=3),
+                                     "useCloudIdentity": b("credentials from the pod's cloud identity instead of keys"),
+                                     "roleArn": s("IAM role of the Thanos service accounts"), "cidrs": ref("cidrs")})}),
+    "grafana": obj({
+      "enabled": b("deploy Grafana"), "image": ref("image"), "replicas": i("pods", 1), "resources": ref("resources"),
+      "clickhousePlugin": obj({"version": s("grafana-clickhouse-datasource version", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")}),
+      "rootUrl": s("Grafana's public URL", pattern=r"^https?://"),
+      "oidc": obj({"enabled": b("sign in with OIDC"), "name": s("button label"), "clientId": s("OIDC client id", minLength=1),
+                   "authUrl": s("authorization endpoint", pattern=r"^https://"), "tokenUrl": s("token endpoint", pattern=r"^https://"),
+                   "apiUrl": s("userinfo endpoint", pattern=r"^https://"), "scopes": s("scopes"), "cidrs": ref("cidrs"),
+                   "groups": obj({"admin": s("group of helios-admin", minLength=1), "engineer": s("group of helios-engineer", minLength=1),
+                                  "viewer": s("group of helios-viewer", minLength=1)}, required=["admin", "engineer", "viewer"])}),
+      "allowedCidrs": ref("cidrs"),
+      "datasources": obj({"thanosQueryUrl": s("Thanos Query URL; empty: the chart's", pattern=r"^(https?://.+)?$")}),
+    }),
+    "alertmanager": obj({
+      "enabled": b("deploy Alertmanager"), "replicas": i("pods", 1), "resources": ref("resources"),
+      "groupBy": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+      "receivers": obj({"slack": obj({"channel": s("Slack channel")}),
+                        "email": obj({"to": s("recipient", pattern=r"@"), "from": s("sender", pattern=r"@"),
+                                      "smarthost": s("SMTP relay host:port", pattern=r":[0-9]+$"), "authUsername": s("SMTP user")})}),
+      "egressCidrs": ref("cidrs"), "egressPorts": {"type": "array", "items": port("port")},
+    }),
+    "prometheusRules": obj({"enabled": b("ship the alert rules"), "labels": {"type": "object", "additionalProperties": {"type": "string"}}}),
+    "gitops": obj({"argocdNamespace": ns_name, "project": s("Argo CD project"), "repoURL": s("Git repository of this chart", minLength=1),
+                   "targetRevision": s("branch, tag or commit"), "path": s("the chart's path in the repository"),
+                   "valueFiles": {"type": "array", "items": {"type": "string"}}}),
+  }, required=["global"]),
+}
+print(json.dumps(schema, indent=2))

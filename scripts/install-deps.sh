@@ -69,12 +69,13 @@ command -v valgrind >/dev/null || missing+=(valgrind)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -c "import venv, ensurepip" 2>/dev/null || missing+=(python3-venv)
 # Real Prometheus (+ promtool), snmp_exporter, blackbox_exporter, snmpd and the Pushgateway for the target generator's
-# end-to-end test. Nothing of them starts on install; the tests start their own.
+# end-to-end test; Alertmanager's amtool for the chart's routing. Nothing of them starts on install; the tests start their own.
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v prometheus-snmp-exporter >/dev/null || missing+=(prometheus-snmp-exporter)
 command -v prometheus-blackbox-exporter >/dev/null || missing+=(prometheus-blackbox-exporter)
 command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
+command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
 [ -x /usr/sbin/snmpd ] || missing+=(snmpd)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"

@@ -226,3 +226,114 @@ pub fn effective_config(binary: &str, config: &str) -> String {
     assert!(out.status.success(), "{binary} refuses the chart's config: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8")
 }
+
+fn namespace_of(doc: &Value) -> &str {
+    doc["metadata"]["namespace"].as_str().unwrap_or("")
+}
+
+/// Every Secret a workload or custom resource mounts or reads (`secretName`, `secretKeyRef`, an
+/// Alertmanager's `secrets`), with the namespace it must exist in.
+pub fn secrets_used(r: &Render) -> std::collections::BTreeSet<(String, String)> {
+    fn walk(v: &Value, ns: &str, out: &mut std::collections::BTreeSet<(String, String)>) {
+        match v {
+            Value::Mapping(m) => {
+                for (k, v) in m {
+                    let secret = match k.as_str() {
+                        Some("secretName") => v.as_str(),
+                        Some("secretKeyRef") => Some(v["name"].as_str().unwrap_or("?")),
+                        _ => None,
+                    };
+                    match secret {
+                        Some(name) => {
+                            out.insert((ns.to_string(), name.to_string()));
+                        }
+                        None => walk(v, ns, out),
+                    }
+                }
+            }
+            Value::Sequence(s) => s.iter().for_each(|v| walk(v, ns, out)),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    for d in &r.docs {
+        if d["kind"].as_str() != Some("ExternalSecret") {
+            walk(&d["spec"], namespace_of(d), &mut out);
+        }
+    }
+    for am in r.kind("Alertmanager") {
+        for s in strings(&am["spec"]["secrets"]) {
+            out.insert((namespace_of(am).to_string(), s.to_string()));
+        }
+    }
+    out
+}
+
+/// The chart holds no secret value: every Secret a pod reads is kept by an ExternalSecret (or is one
+/// the chart writes without credentials); no credential-looking variable has a literal value; the
+/// Secrets and ConfigMaps the chart writes name credentials only by the file or variable holding them.
+///
+/// # Panics
+/// On the first violation, naming the object.
+pub fn assert_no_secret_values(r: &Render) {
+    let written: std::collections::BTreeSet<(String, String)> = r
+        .kind("ExternalSecret")
+        .into_iter()
+        .map(|e| (namespace_of(e).to_string(), e["spec"]["target"]["name"].as_str().expect("target").to_string()))
+        .chain(
+            r.kind("Secret")
+                .into_iter()
+                .map(|s| (namespace_of(s).to_string(), s["metadata"]["name"].as_str().expect("name").to_string())),
+        )
+        .collect();
+    let used = secrets_used(r);
+    assert!(!used.is_empty(), "no pod reads a Secret: nothing was checked");
+    for s in &used {
+        assert!(written.contains(s), "{s:?} is used but neither an ExternalSecret nor the chart writes it");
+    }
+    for (pod, spec) in r.pods() {
+        for c in spec["containers"].as_sequence().expect("containers") {
+            for e in c["env"].as_sequence().into_iter().flatten() {
+                let name = e["name"].as_str().unwrap_or("").to_ascii_uppercase();
+                if ["PASSWORD", "TOKEN", "SECRET", "KEY", "COMMUNITY"].iter().any(|w| name.contains(w)) {
+                    assert!(e["value"].is_null(), "{pod}: {name} has a literal value");
+                }
+            }
+        }
+    }
+    let inline = [
+        "routing_key:",
+        "api_url:",
+        "auth_password:",
+        "service_key:",
+        "access_key:",
+        "secret_key:",
+        "password:",
+        "community:",
+    ];
+    for sec in r.kind("Secret") {
+        for (k, v) in sec["stringData"].as_mapping().into_iter().flatten() {
+            let text = v.as_str().unwrap_or("");
+            for key in inline {
+                assert!(!text.contains(key), "{:?} {k:?}: {key} inline", sec["metadata"]["name"]);
+            }
+        }
+    }
+    let credentials = ["password", "token", "sasl.password", "client_secret", "admin_password", "secret", "community"];
+    for cm in r.kind("ConfigMap") {
+        for (k, v) in cm["data"].as_mapping().into_iter().flatten() {
+            for line in v.as_str().unwrap_or("").lines().map(str::trim) {
+                let lower = line.to_ascii_lowercase();
+                let Some((key, value)) = lower.split_once([':', '=']) else { continue };
+                let value = value.trim();
+                // A credential is named only by the file or variable that holds it.
+                let reference = value.starts_with("$__file{/run/secrets/")
+                    || value.starts_with('$')
+                    || value.starts_with("/run/secrets/");
+                if credentials.contains(&key.trim()) {
+                    assert!(reference, "{:?} {k:?}: {line}", cm["metadata"]["name"]);
+                }
+            }
+        }
+    }
+}

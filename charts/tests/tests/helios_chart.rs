@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use helios_chart_tests::{Options, Render, TIERS, Value, chart, config_file, lint, render, render_error, strings};
+use helios_chart_tests::{
+    Options, Render, TIERS, Value, assert_no_secret_values, chart, config_file, lint, render, render_error, strings,
+};
 
 const GROUPS: &[&str] = &["integration", "collection", "storage", "visualization", "automation", "flows"];
 
@@ -321,108 +323,10 @@ fn alertmanager_routes_by_severity_with_keys_from_files() {
     assert_eq!(strings(&r.named("Alertmanager", "helios")["spec"]["secrets"]), ["helios-alertmanager"]);
 }
 
-/// Every Secret a workload or custom resource reads, with the namespace it must exist in.
-fn secrets_used(r: &Render) -> BTreeSet<(String, String)> {
-    fn walk(v: &Value, ns: &str, out: &mut BTreeSet<(String, String)>) {
-        match v {
-            Value::Mapping(m) => {
-                for (k, v) in m {
-                    let secret = match k.as_str() {
-                        Some("secretName") => v.as_str(),
-                        Some("secretKeyRef") => Some(v["name"].as_str().unwrap_or("?")),
-                        _ => None,
-                    };
-                    match secret {
-                        Some(name) => {
-                            out.insert((ns.to_string(), name.to_string()));
-                        }
-                        None => walk(v, ns, out),
-                    }
-                }
-            }
-            Value::Sequence(s) => s.iter().for_each(|v| walk(v, ns, out)),
-            _ => {}
-        }
-    }
-    let mut out = BTreeSet::new();
-    for d in &r.docs {
-        if d["kind"].as_str() != Some("ExternalSecret") {
-            walk(&d["spec"], namespace_of(d), &mut out);
-        }
-    }
-    for am in r.kind("Alertmanager") {
-        for s in strings(&am["spec"]["secrets"]) {
-            out.insert((namespace_of(am).to_string(), s.to_string()));
-        }
-    }
-    out
-}
-
 #[test]
 fn no_secret_value_outside_secrets_every_credential_from_external_secrets() {
     for sets in [&[][..], &["flows.collector=goflow2", "targetgen.mode=deployment"], &["flows.viaKafka=false"]] {
-        let r = render(&Options::tier("medium").set(sets));
-        let synced: BTreeSet<(String, String)> = r
-            .kind("ExternalSecret")
-            .into_iter()
-            .map(|e| (namespace_of(e).to_string(), e["spec"]["target"]["name"].as_str().expect("target").to_string()))
-            .collect();
-        let used = secrets_used(&r);
-        assert!(!used.is_empty());
-        for s in &used {
-            assert!(synced.contains(s), "{sets:?}: {s:?} is used but no ExternalSecret keeps it");
-        }
-        // No literal value of a credential-looking variable, anywhere.
-        for (pod, spec) in r.pods() {
-            for c in spec["containers"].as_sequence().expect("containers") {
-                for e in c["env"].as_sequence().into_iter().flatten() {
-                    let name = e["name"].as_str().unwrap_or("").to_ascii_uppercase();
-                    if ["PASSWORD", "TOKEN", "SECRET", "KEY"].iter().any(|w| name.contains(w)) {
-                        assert!(e["value"].is_null(), "{pod}: {name} has a literal value");
-                    }
-                }
-            }
-        }
-        // The Secrets the chart writes itself (Alertmanager's routing, the scrape jobs, a keyless
-        // objstore) name credentials only as files.
-        for sec in r.kind("Secret") {
-            for (k, v) in sec["stringData"].as_mapping().into_iter().flatten() {
-                let text = v.as_str().unwrap_or("");
-                for key in [
-                    "routing_key:",
-                    "api_url:",
-                    "auth_password:",
-                    "service_key:",
-                    "access_key:",
-                    "secret_key:",
-                    "password:",
-                    "community:",
-                ] {
-                    assert!(!text.contains(key), "{:?} {k:?}: {key} inline", sec["metadata"]["name"]);
-                }
-            }
-        }
-        // ConfigMaps refer to credentials only as files.
-        for cm in r.kind("ConfigMap") {
-            for (k, v) in cm["data"].as_mapping().into_iter().flatten() {
-                let text = v.as_str().unwrap_or("");
-                for line in text.lines().map(str::trim) {
-                    let lower = line.to_ascii_lowercase();
-                    let Some((key, value)) = lower.split_once([':', '=']) else { continue };
-                    let key = key.trim();
-                    let value = value.trim();
-                    // A credential is named only by the file or variable that holds it.
-                    let reference = value.starts_with("$__file{/run/secrets/")
-                        || value.starts_with('$')
-                        || value.starts_with("/run/secrets/");
-                    if ["password", "token", "sasl.password", "client_secret", "admin_password", "secret"]
-                        .contains(&key)
-                    {
-                        assert!(reference, "{:?} {k:?}: {line}", cm["metadata"]["name"]);
-                    }
-                }
-            }
-        }
+        assert_no_secret_values(&render(&Options::tier("medium").set(sets)));
     }
 }
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use helios_chart_tests::{Options, Render, TIERS, Value, config_file, render, strings};
+use helios_chart_tests::{Options, Render, TIERS, Value, assert_no_secret_values, config_file, render, strings};
 use helios_testkit::{TempDir, cache_dir, repo_root};
 
 const TOPOLOGIES: &[&str] = &["single-dc-minio", "multi-dc-minio", "cloud-s3", "hybrid"];
@@ -51,6 +51,7 @@ fn every_tier_topology_and_datacenter_role_renders_valid_objects() {
             for (role, sets) in ROLES {
                 let mut extra = Vec::new();
                 let r = render(&args(tier, topology, sets, &mut extra));
+                assert_no_secret_values(&r);
                 let prometheus = r.kind("Prometheus");
                 let compactors = r.all_named("StatefulSet", "helios-thanos-compactor").len();
                 let minio = r.all_named("StatefulSet", "helios-minio").len();

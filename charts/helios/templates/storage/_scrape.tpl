@@ -48,7 +48,8 @@ and probes, gnmic's event-tags for gNMI, the pod's own labels for Helios's servi
       namespaces: {names: [{{ $collection }}]}
   relabel_configs:
     - {source_labels: [__meta_kubernetes_pod_label_app_kubernetes_io_component], regex: gnmic, action: keep}
-    - {source_labels: [__meta_kubernetes_pod_container_port_name], regex: metrics, action: keep}
+    # Device series on the output port (9804); per-target connection state on the API port (7890).
+    - {source_labels: [__meta_kubernetes_pod_container_port_name], regex: metrics|api, action: keep}
     - {source_labels: [__meta_kubernetes_pod_name], target_label: collector}
 {{- end }}
 - job_name: helios

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use helios_chart_tests::{Options, Value, render};
+use helios_chart_tests::{Options, Value, metrics_in, render};
 use helios_testkit::{TempDir, repo_root};
 
 fn rules_dir() -> PathBuf {
@@ -128,86 +128,6 @@ fn every_alert_has_a_severity_a_summary_naming_what_and_a_runbook_that_exists() 
             );
         }
     }
-}
-
-/// The metric names a PromQL expression reads (identifiers that are not functions, keywords,
-/// labels, strings, ranges or grouping clauses).
-fn metrics_in(expr: &str) -> BTreeSet<String> {
-    let mut text = String::new();
-    let mut chars = expr.chars().peekable();
-    // Drop strings, label matchers and ranges.
-    while let Some(c) = chars.next() {
-        let close = match c {
-            '"' | '\'' | '`' => Some(c),
-            '{' => Some('}'),
-            '[' => Some(']'),
-            _ => None,
-        };
-        match close {
-            Some(end) => {
-                let mut escaped = false;
-                for d in chars.by_ref() {
-                    if d == end && !escaped {
-                        break;
-                    }
-                    escaped = d == '\\' && !escaped;
-                }
-                text.push(' ');
-            }
-            None => text.push(c),
-        }
-    }
-    // Drop grouping clauses' label lists.
-    let mut cleaned = String::new();
-    let words = ["by", "without", "on", "ignoring", "group_left", "group_right"];
-    let mut rest = text.as_str();
-    while let Some((i, word)) = words.iter().filter_map(|w| find_word(rest, w).map(|i| (i, *w))).min_by_key(|(i, _)| *i)
-    {
-        cleaned.push_str(&rest[..i]);
-        let after = rest[i + word.len()..].trim_start();
-        rest = match after.strip_prefix('(') {
-            Some(inside) => inside.split_once(')').map_or("", |(_, tail)| tail),
-            None => after,
-        };
-        cleaned.push(' ');
-    }
-    cleaned.push_str(rest);
-    let keywords = ["and", "or", "unless", "bool", "offset", "inf", "nan"];
-    let bytes = cleaned.as_bytes();
-    let mut out = BTreeSet::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i] as char;
-        if c.is_ascii_alphabetic() || c == '_' || c == ':' {
-            let start = i;
-            while i < bytes.len() && ((bytes[i] as char).is_ascii_alphanumeric() || b"_:".contains(&bytes[i])) {
-                i += 1;
-            }
-            let word = &cleaned[start..i];
-            let next = cleaned[i..].trim_start().chars().next();
-            let after_digit = start > 0 && (bytes[start - 1] as char).is_ascii_digit();
-            if next != Some('(') && !keywords.contains(&word) && !after_digit {
-                out.insert(word.to_string());
-            }
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
-
-fn find_word(text: &str, word: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = text[from..].find(word).map(|i| i + from) {
-        let before = text[..i].chars().last();
-        let after = text[i + word.len()..].chars().next();
-        let is_ident = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
-        if !is_ident(before) && !is_ident(after) {
-            return Some(i);
-        }
-        from = i + word.len();
-    }
-    None
 }
 
 #[test]

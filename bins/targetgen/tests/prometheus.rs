@@ -71,6 +71,14 @@ fn exporter(bin: &str, file: &Path, config: &str) -> (Service, SocketAddr) {
     (Service::start(bin, &args, http), http)
 }
 
+/// A real snmpd answering community `public` on `addresses` (`udp:127.0.0.1:PORT,...`).
+fn snmpd(bin: &str, dir: &Path, addresses: &str) -> Service {
+    let conf = dir.join("snmpd.conf");
+    std::fs::write(&conf, format!("agentaddress {addresses}\nrocommunity public 127.0.0.1\n")).expect("snmpd.conf");
+    let args: Vec<String> = ["-f", "-Lo", "-C", "-c", &conf.display().to_string()].map(String::from).into();
+    Service::start(bin, &args, local(0))
+}
+
 fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !done() {
@@ -93,14 +101,7 @@ fn flagged_devices_are_scraped_with_their_labels_and_vanish_when_unflagged() {
     ]);
 
     // snmpd answering on both loopback "devices".
-    std::fs::write(
-        dir.join("snmpd.conf"),
-        format!("agentaddress udp:127.0.0.1:{snmp_port},udp:127.0.0.2:{snmp_port}\nrocommunity public 127.0.0.1\n"),
-    )
-    .expect("snmpd.conf");
-    let snmpd_args: Vec<String> =
-        ["-f", "-Lo", "-C", "-c", &dir.join("snmpd.conf").display().to_string()].map(String::from).into();
-    let _snmpd = Service::start(&snmpd_bin, &snmpd_args, local(0));
+    let _snmpd = snmpd(&snmpd_bin, dir, &format!("udp:127.0.0.1:{snmp_port},udp:127.0.0.2:{snmp_port}"));
 
     // snmp_exporter 0.21 with one module: sysUpTime, community public.
     let (snmp, snmp_http) = exporter(
@@ -333,14 +334,7 @@ fn the_charts_scrape_jobs_and_modules_collect_every_device_with_the_fr018_labels
     let snmp_port = free_port();
     let monitored = r#""helios_monitor": true, "helios_snmp": true"#;
     let netbox = Netbox::start(vec![device(1, "edge1", "127.0.0.1", "edge", monitored)]);
-    std::fs::write(
-        dir.join("snmpd.conf"),
-        format!("agentaddress udp:127.0.0.1:{snmp_port}\nrocommunity public 127.0.0.1\n"),
-    )
-    .expect("snmpd.conf");
-    let snmpd_args: Vec<String> =
-        ["-f", "-Lo", "-C", "-c", &dir.join("snmpd.conf").display().to_string()].map(String::from).into();
-    let _snmpd = Service::start(&snmpd_bin, &snmpd_args, local(0));
+    let _snmpd = snmpd(&snmpd_bin, dir, &format!("udp:127.0.0.1:{snmp_port}"));
 
     // The exporters with the modules the chart ships.
     let chart = repo_root().join("charts/helios/files");

@@ -417,3 +417,26 @@ fn find_word(text: &str, word: &str) -> Option<usize> {
     }
     None
 }
+
+/// The metric contract (`charts/helios/files/metric-contract.yaml`), parsed.
+pub fn metric_contract() -> Value {
+    let path = repo_root().join("charts/helios/files/metric-contract.yaml");
+    serde_yaml_ng::from_str(&std::fs::read_to_string(&path).expect("metric-contract.yaml"))
+        .expect("metric-contract.yaml is YAML")
+}
+
+/// Every metric name the contract knows: the producers' metrics and the recording rules'.
+pub fn contract_metrics() -> std::collections::BTreeSet<String> {
+    let contract = metric_contract();
+    ["metrics", "recorded"]
+        .iter()
+        .flat_map(|k| {
+            contract[*k]
+                .as_mapping()
+                .expect(k)
+                .keys()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use helios_chart_tests::{Options, Value, metrics_in, render};
+use helios_chart_tests::{Options, Value, contract_metrics, metrics_in, render};
 use helios_testkit::{TempDir, repo_root};
 
 fn rules_dir() -> PathBuf {
@@ -142,18 +142,7 @@ fn the_metric_extraction_finds_metrics_and_nothing_else() {
 
 #[test]
 fn every_metric_the_rules_read_is_in_the_metric_contract() {
-    let contract = yaml(&repo_root().join("charts/helios/files/metric-contract.yaml"));
-    let known: BTreeSet<String> = ["metrics", "recorded"]
-        .iter()
-        .flat_map(|k| {
-            contract[*k]
-                .as_mapping()
-                .expect(k)
-                .keys()
-                .filter_map(|m| m.as_str().map(str::to_string))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let known = contract_metrics();
     let mut used = BTreeMap::new();
     for (file, rules) in rule_files() {
         for rule in rules {

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-use helios_chart_tests::{Value, metrics_in};
+use helios_chart_tests::{Value, contract_metrics, metric_contract, metrics_in};
 use helios_testkit::{TempDir, repo_root};
 
 fn dashboards(dir: &std::path::Path) -> Vec<(String, Value)> {
@@ -63,21 +63,7 @@ fn the_eight_core_dashboards_offer_the_fr018_variables_and_read_only_the_contrac
     ] {
         assert!(titles.contains(title), "{title} missing: {titles:?}");
     }
-    let contract: Value = serde_yaml_ng::from_str(
-        &std::fs::read_to_string(repo_root().join("charts/helios/files/metric-contract.yaml")).expect("contract"),
-    )
-    .expect("yaml");
-    let known: BTreeSet<String> = ["metrics", "recorded"]
-        .iter()
-        .flat_map(|k| {
-            contract[*k]
-                .as_mapping()
-                .expect(k)
-                .keys()
-                .filter_map(|m| m.as_str().map(str::to_string))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let known = contract_metrics();
     let mut queries = 0;
     for (name, d) in &all {
         let variables: Vec<&str> = d["templating"]["list"]
@@ -254,10 +240,7 @@ fn every_panel_returns_data_from_a_real_prometheus_holding_a_day_of_metrics() {
     let devices = 60;
     let om = backfill(devices, end);
     // The generator follows the contract: every metric it writes is listed there.
-    let contract: Value = serde_yaml_ng::from_str(
-        &std::fs::read_to_string(repo_root().join("charts/helios/files/metric-contract.yaml")).expect("contract"),
-    )
-    .expect("yaml");
+    let contract = metric_contract();
     for name in om.lines().filter_map(|l| l.split('{').next()).filter(|n| !n.starts_with('#')).collect::<BTreeSet<_>>()
     {
         assert!(contract["metrics"].get(name).is_some(), "the generator writes {name}, which the contract lacks");

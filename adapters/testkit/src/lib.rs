@@ -1,7 +1,7 @@
 //! Real engines for Helios's integration tests, started and stopped by the tests themselves.
 //!
 //! - [`ClickHouse`]: ClickHouse 26.9 embedded by chdb, served over HTTP by `scripts/chdb_server.py`
-//!   (no ClickHouse server binary installs on our build machines; see `../shared/TOOLING.md`). It is the
+//!   (no ClickHouse server binary installs from the package registries our machines reach). It is the
 //!   real engine — MergeTree, TTL, materialized views, deduplication — behind a small stand-in for the
 //!   server's HTTP front.
 //! - [`netbox`]: a NetBox stand-in (HTTP on loopback) with NetBox 4.x-shaped fixture pages.

@@ -34,6 +34,14 @@ fn need(program: &str) -> String {
     );
 }
 
+/// NetBox custom fields of a device monitored over SNMP.
+const MONITORED: &str = r#""helios_monitor": true, "helios_snmp": true"#;
+
+/// Prometheus, snmp_exporter, blackbox_exporter and snmpd, as installed.
+fn engines() -> (String, String, String, String) {
+    (need("prometheus"), need("prometheus-snmp-exporter"), need("prometheus-blackbox-exporter"), need("snmpd"))
+}
+
 fn local(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
@@ -89,15 +97,13 @@ fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
 
 #[test]
 fn flagged_devices_are_scraped_with_their_labels_and_vanish_when_unflagged() {
-    let (prometheus_bin, snmp_bin, blackbox_bin, snmpd_bin) =
-        (need("prometheus"), need("prometheus-snmp-exporter"), need("prometheus-blackbox-exporter"), need("snmpd"));
+    let (prometheus_bin, snmp_bin, blackbox_bin, snmpd_bin) = engines();
     let work = TempDir::new("prom-e2e");
     let dir = work.path();
     let snmp_port = free_port();
-    let monitored = r#""helios_monitor": true, "helios_snmp": true"#;
     let netbox = Netbox::start(vec![
-        device(1, "edge1", "127.0.0.1", "edge", monitored),
-        device(2, "edge2", "127.0.0.2", "core", monitored),
+        device(1, "edge1", "127.0.0.1", "edge", MONITORED),
+        device(2, "edge2", "127.0.0.2", "core", MONITORED),
     ]);
 
     // snmpd answering on both loopback "devices".
@@ -327,13 +333,11 @@ fn chart_scrape_jobs(targets: &Path, snmp: SocketAddr, blackbox: SocketAddr) -> 
 
 #[test]
 fn the_charts_scrape_jobs_and_modules_collect_every_device_with_the_fr018_labels_within_sc002() {
-    let (prometheus_bin, snmp_bin, blackbox_bin, snmpd_bin) =
-        (need("prometheus"), need("prometheus-snmp-exporter"), need("prometheus-blackbox-exporter"), need("snmpd"));
+    let (prometheus_bin, snmp_bin, blackbox_bin, snmpd_bin) = engines();
     let work = TempDir::new("chart-scrape");
     let dir = work.path();
     let snmp_port = free_port();
-    let monitored = r#""helios_monitor": true, "helios_snmp": true"#;
-    let netbox = Netbox::start(vec![device(1, "edge1", "127.0.0.1", "edge", monitored)]);
+    let netbox = Netbox::start(vec![device(1, "edge1", "127.0.0.1", "edge", MONITORED)]);
     let _snmpd = snmpd(&snmpd_bin, dir, &format!("udp:127.0.0.1:{snmp_port}"));
 
     // The exporters with the modules the chart ships.

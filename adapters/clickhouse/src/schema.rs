@@ -80,9 +80,9 @@ pub fn migrations(db: &str, r: Storage) -> Vec<Migration> {
             name: "flows_1m and flows_1h with their materialized views",
             statements: vec![
                 aggregate_table(db, "flows_1m", "toDate(time)", r.m1_days),
-                minute_view(db, "flows_1m_mv", "flows_raw", ""),
+                minute_view(db, "flows_1m_mv", "flows_raw", "", &dimensions_at(2)),
                 aggregate_table(db, "flows_1h", "toYYYYMM(time)", r.h1_days),
-                hour_view(db),
+                hour_view(db, &dimensions_at(2)),
             ],
         },
         Migration {
@@ -97,7 +97,43 @@ pub fn migrations(db: &str, r: Storage) -> Vec<Migration> {
                 "ALTER TABLE {db}.flows_raw MODIFY SETTING min_level_for_wide_part = {WIDE_FROM_LEVEL}"
             )],
         },
+        Migration { version: 5, name: "exporter_tier in flows_1m and flows_1h", statements: added_dimensions(db, 5) },
     ]
+}
+
+/// Dimensions added after version 2, each with the version that added it. A table made by version 2
+/// has the others, and each added one is appended to the sorting key: fresh and upgraded tables end
+/// up the same, and inserts name their columns, so the order of the key is not the order of
+/// [`DIMENSIONS`].
+const ADDED_DIMENSIONS: [(&str, u32); 1] = [("exporter_tier", 5)];
+
+/// The aggregate tables' dimensions once `version` is applied, in sorting-key order.
+fn dimensions_at(version: u32) -> Vec<&'static str> {
+    let added = |d: &str| ADDED_DIMENSIONS.iter().find(|(name, _)| *name == d).map(|(_, v)| *v);
+    let mut dims: Vec<&str> = DIMENSIONS.iter().copied().filter(|d| added(d).is_none()).collect();
+    dims.extend(ADDED_DIMENSIONS.iter().filter(|(_, v)| *v <= version).map(|(d, _)| *d));
+    dims
+}
+
+/// The statements of `version` that add its dimensions to both aggregate tables and rebuild the
+/// views that group by them (the Kafka-engine path's view is made again after the migrations).
+fn added_dimensions(db: &str, version: u32) -> Vec<String> {
+    let dims = dimensions_at(version);
+    let mut statements: Vec<String> = ["flows_1m", "flows_1h"]
+        .iter()
+        .map(|table| {
+            let adds: Vec<String> = ADDED_DIMENSIONS
+                .iter()
+                .filter(|(_, v)| *v == version)
+                .map(|(d, _)| format!("ADD COLUMN IF NOT EXISTS {d} {}", aggregate_type(d)))
+                .collect();
+            format!("ALTER TABLE {db}.{table} {}, MODIFY ORDER BY (time, {})", adds.join(", "), dims.join(", "))
+        })
+        .collect();
+    statements.push(format!("DROP VIEW IF EXISTS {db}.flows_1h_mv"));
+    statements.push(hour_view(db, &dims));
+    statements.push(format!("DROP VIEW IF EXISTS {db}.flows_kafka_1m_mv"));
+    statements
 }
 
 /// The table, its TTL expression and retention, for each table with a TTL (to check the live TTL
@@ -158,15 +194,19 @@ fn column_type(name: &str) -> &'static str {
     FLOW_COLUMNS.iter().find(|c| c.name == name).map_or("String", |c| c.ty)
 }
 
+/// A dimension's type in the aggregate tables. Dimensions are grouped by in every dashboard query:
+/// their strings are `LowCardinality` there.
+fn aggregate_type(d: &str) -> String {
+    match column_type(d) {
+        "String" => "LowCardinality(String)".to_owned(),
+        ty => ty.to_owned(),
+    }
+}
+
+/// An aggregate table as version 2 made it.
 fn aggregate_table(db: &str, table: &str, partition: &str, days: u32) -> String {
-    // Dimensions are grouped by in every dashboard query: their strings are LowCardinality here.
-    let dims: Vec<String> = DIMENSIONS
-        .iter()
-        .map(|d| match column_type(d) {
-            "String" => format!("    {d} LowCardinality(String)"),
-            ty => format!("    {d} {ty}"),
-        })
-        .collect();
+    let key = dimensions_at(2);
+    let dims: Vec<String> = key.iter().map(|d| format!("    {d} {}", aggregate_type(d))).collect();
     format!(
         "CREATE TABLE IF NOT EXISTS {db}.{table} (\n    time DateTime('UTC') CODEC(DoubleDelta, ZSTD(1)),\n{},\n\
          \x20   in_if_speed SimpleAggregateFunction(max, UInt64),\n\
@@ -180,15 +220,15 @@ fn aggregate_table(db: &str, table: &str, partition: &str, days: u32) -> String 
          TTL {}\n\
          SETTINGS non_replicated_deduplication_window = {DEDUP_WINDOW}, allow_nullable_key = 0",
         dims.join(",\n"),
-        DIMENSIONS.join(", "),
+        key.join(", "),
         aggregate_ttl(days)
     )
 }
 
 /// `flows_1m` from each block inserted into `source` (rows of `flows_raw`'s columns) that passes
 /// `filter` (a `WHERE` clause, or empty), as Helios's minute rollup computes it.
-fn minute_view(db: &str, name: &str, source: &str, filter: &str) -> String {
-    let dims = DIMENSIONS.join(", ");
+fn minute_view(db: &str, name: &str, source: &str, filter: &str, dims: &[&str]) -> String {
+    let dims = dims.join(", ");
     format!(
         "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.{name} TO {db}.flows_1m AS\n\
          SELECT toDateTime(toStartOfMinute(time_received), 'UTC') AS time, {dims},\n\
@@ -200,8 +240,8 @@ fn minute_view(db: &str, name: &str, source: &str, filter: &str) -> String {
 }
 
 /// `flows_1h` from each block written to `flows_1m`: it groups minute rows, not raw flows again.
-fn hour_view(db: &str) -> String {
-    let dims = DIMENSIONS.join(", ");
+fn hour_view(db: &str, dims: &[&str]) -> String {
+    let dims = dims.join(", ");
     format!(
         "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.flows_1h_mv TO {db}.flows_1h AS\n\
          SELECT toStartOfHour(time) AS time, {dims},\n\
@@ -252,7 +292,7 @@ pub fn kafka_path(db: &str, k: &KafkaSource) -> [String; 3] {
              SELECT {} FROM {db}.{KAFKA_TABLE}{KAFKA_PARSED}",
             names.join(", ")
         ),
-        minute_view(db, "flows_kafka_1m_mv", KAFKA_TABLE, KAFKA_PARSED),
+        minute_view(db, "flows_kafka_1m_mv", KAFKA_TABLE, KAFKA_PARSED, &DIMENSIONS),
     ]
 }
 

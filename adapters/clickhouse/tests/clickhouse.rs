@@ -115,7 +115,7 @@ async fn scalar(ch: &ClickHouse, sql: &str) -> String {
 async fn migrations_are_idempotent() {
     let engine = Engine::start();
     let ch = ClickHouse::new(config(&engine), Metrics::default()).expect("config");
-    assert_eq!(ch.migrate().await.expect("first"), vec![1, 2, 3, 4]);
+    assert_eq!(ch.migrate().await.expect("first"), vec![1, 2, 3, 4, 5]);
     assert_eq!(ch.migrate().await.expect("second"), Vec::<u32>::new());
     let tables = scalar(
         &ch,
@@ -130,6 +130,58 @@ async fn migrations_are_idempotent() {
     let ttl =
         scalar(&ch, "SELECT engine_full FROM system.tables WHERE database = 'helios' AND name = 'flows_raw'").await;
     assert!(ttl.contains("toIntervalDay(9)"), "{ttl}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_from_version_4_ends_like_a_fresh_install_and_keeps_its_minutes() {
+    let engine = Engine::start();
+    let fresh = ClickHouse::new(Config { database: "fresh".into(), ..config(&engine) }, Metrics::default());
+    fresh.expect("config").migrate().await.expect("fresh");
+    let cfg = Config { database: "upgraded".into(), ..config(&engine) };
+    let old = ClickHouse::new(cfg.clone(), Metrics::default()).expect("config");
+    for sql in helios_clickhouse::schema::bootstrap("upgraded") {
+        old.execute("bootstrap", &sql).await.expect("bootstrap");
+    }
+    for m in migrations("upgraded", Storage::from(&cfg)).into_iter().filter(|m| m.version <= 4) {
+        for sql in &m.statements {
+            old.execute("old migration", sql).await.expect(sql);
+        }
+        let record =
+            format!("INSERT INTO upgraded.helios_schema_migrations (version, name) VALUES ({}, 'v')", m.version);
+        old.execute("record", &record).await.expect("record");
+    }
+    old.execute(
+        "a minute",
+        "INSERT INTO upgraded.flows_1m (time, exporter_device, bytes, flows) VALUES (now(), 'r1', 7, 1)",
+    )
+    .await
+    .expect("a version 4 minute");
+    assert_eq!(old.migrate().await.expect("upgrade"), vec![5]);
+    assert_eq!(old.migrate().await.expect("again"), Vec::<u32>::new());
+    let tables = "table IN ('flows_1m', 'flows_1h')";
+    let keys = |db: &str| {
+        format!("SELECT table, sorting_key FROM system.tables WHERE database = '{db}' AND {tables} ORDER BY table")
+    };
+    let columns = |db: &str| {
+        format!(
+            "SELECT table, groupArray(name || ' ' || type) FROM (SELECT table, name, type FROM system.columns \
+             WHERE database = '{db}' AND {tables} ORDER BY table, name) GROUP BY table ORDER BY table"
+        )
+    };
+    let upgraded_keys = scalar(&old, &keys("upgraded")).await;
+    let upgraded_columns = scalar(&old, &columns("upgraded")).await;
+    assert_eq!(upgraded_keys, scalar(&old, &keys("fresh")).await);
+    assert_eq!(upgraded_columns, scalar(&old, &columns("fresh")).await);
+    assert!(upgraded_columns.contains("exporter_tier LowCardinality(String)"), "{upgraded_columns}");
+    assert!(upgraded_keys.lines().all(|l| l.ends_with(", exporter_tier")), "{upgraded_keys}");
+    // The minute written before the upgrade is kept, with an empty tier; a new one carries its tier
+    // into flows_1h through the rebuilt view.
+    old.execute("a new minute", "INSERT INTO upgraded.flows_1m (time, exporter_device, exporter_tier, bytes, flows) VALUES (now(), 'r1', 'gold', 5, 1)")
+        .await
+        .expect("a version 5 minute");
+    let tiers = "SELECT groupArray((exporter_tier, b)) FROM (SELECT exporter_tier, sum(bytes) AS b FROM upgraded.flows_1h GROUP BY exporter_tier ORDER BY exporter_tier)";
+    assert_eq!(scalar(&old, "SELECT sum(bytes) FROM upgraded.flows_1m").await, "12");
+    assert_eq!(scalar(&old, tiers).await, "[('',7),('gold',5)]", "the view made before version 5 was replaced");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -440,3 +440,62 @@ pub fn contract_metrics() -> std::collections::BTreeSet<String> {
         })
         .collect()
 }
+
+/// The dashboards under `dir` (`dir/metrics/*.json`, `dir/flows/*.json`) as (`folder/file`, JSON),
+/// sorted by name.
+pub fn dashboards(dir: &std::path::Path) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for folder in ["metrics", "flows"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(folder)) else { continue };
+        for e in entries.flatten() {
+            let name = format!("{folder}/{}", e.file_name().to_string_lossy());
+            let v: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(e.path()).expect("read")).expect("json");
+            out.push((name, v));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// `q` percent-encoded for a URL's query string.
+pub fn url_encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"_.-".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
+        .collect()
+}
+
+/// The 95th percentile of `times` (sorted in place), and the largest.
+pub fn p95_and_max(times: &mut [std::time::Duration]) -> (std::time::Duration, std::time::Duration) {
+    times.sort();
+    let p95 = times[(times.len() * 95).div_ceil(100).saturating_sub(1)];
+    (p95, times[times.len() - 1])
+}
+
+/// Every rules file of `charts/helios/files/rules` with its rules (alerting and recording).
+pub fn rule_files() -> Vec<(PathBuf, Vec<Value>)> {
+    let dir = repo_root().join("charts/helios/files/rules");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("rules/")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".rules.yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let doc: Value = serde_yaml_ng::from_str(&text).expect("yaml");
+            let rules = doc["groups"]
+                .as_sequence()
+                .expect("groups")
+                .iter()
+                .flat_map(|g| g["rules"].as_sequence().cloned().unwrap_or_default())
+                .collect();
+            (p, rules)
+        })
+        .collect()
+}

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use helios_chart_tests::{Options, Value, contract_metrics, metrics_in, render};
+use helios_chart_tests::{Options, Value, contract_metrics, metrics_in, render, rule_files};
 use helios_testkit::{TempDir, repo_root};
 
 fn rules_dir() -> PathBuf {
@@ -28,30 +28,6 @@ fn need(program: &str) -> PathBuf {
 fn yaml(path: &Path) -> Value {
     serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
         .expect("yaml")
-}
-
-/// Every rules file with its rules.
-fn rule_files() -> Vec<(PathBuf, Vec<Value>)> {
-    let mut files: Vec<_> = std::fs::read_dir(rules_dir())
-        .expect("rules/")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".rules.yaml"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 4, "{files:?}");
-    files
-        .into_iter()
-        .map(|p| {
-            let rules = yaml(&p)["groups"]
-                .as_sequence()
-                .expect("groups")
-                .iter()
-                .flat_map(|g| g["rules"].as_sequence().cloned().unwrap_or_default())
-                .collect();
-            (p, rules)
-        })
-        .collect()
 }
 
 fn run(program: &Path, args: &[&str], dir: &Path) -> String {

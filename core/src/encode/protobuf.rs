@@ -105,9 +105,13 @@ pub struct FlowMessage {
     pub as_path: Vec<u32>,
     #[prost(int32, repeated, tag = "103")]
     pub layer_stack: Vec<i32>,
-    #[prost(bytes = "vec", repeated, tag = "104")]
+    /// The size of each layer of `layer_stack`, bytes (goflow2 fills it for sFlow). Read and not
+    /// kept: Helios's layer stack carries no sizes, so it writes none.
+    #[prost(uint32, repeated, tag = "104")]
+    pub layer_size: Vec<u32>,
+    #[prost(bytes = "vec", repeated, tag = "105")]
     pub ipv6_routing_header_addresses: Vec<Vec<u8>>,
-    #[prost(uint32, tag = "105")]
+    #[prost(uint32, tag = "106")]
     pub ipv6_routing_header_seg_left: u32,
     #[prost(uint64, tag = "110")]
     pub time_received_ns: u64,
@@ -197,9 +201,9 @@ pub fn encode(rec: &FlowRecord, lists: &FlowLists, out: &mut Vec<u8>) {
     packed(w, 102, lists.as_path.as_slice().iter().map(|&v| u64::from(v)));
     packed(w, 103, rec.layer_stack.iter().map(|l| l as u64));
     for a in lists.ipv6_routing_header_addresses.as_slice() {
-        bytes_always(w, 104, a.as_bytes());
+        bytes_always(w, 105, a.as_bytes());
     }
-    uint(w, 105, rec.ipv6_routing_header_seg_left.into());
+    uint(w, 106, rec.ipv6_routing_header_seg_left.into());
     uint(w, 110, rec.time_received_ns);
     uint(w, 111, rec.time_flow_start_ns);
     uint(w, 112, rec.time_flow_end_ns);
@@ -409,6 +413,7 @@ pub fn to_message(r: &FlowRecord, lists: &FlowLists) -> FlowMessage {
             bgp_communities: lists.bgp_communities.as_slice().to_vec(),
             as_path: lists.as_path.as_slice().to_vec(),
             layer_stack: r.layer_stack.iter().map(|l| l as i32).collect(),
+            layer_size: Vec::new(),
             ipv6_routing_header_addresses: addrs(lists.ipv6_routing_header_addresses.as_slice()),
             ipv6_routing_header_seg_left: r.ipv6_routing_header_seg_left.into(),
             time_received_ns: r.time_received_ns,
@@ -457,6 +462,22 @@ fn packed(w: &mut Vec<u8>, tag: u32, values: impl Iterator<Item = u64> + Clone) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// goflow2 v2.2's `flow.proto` numbers: `layer_size` 104, SRv6 addresses 105, segments left 106.
+    #[test]
+    fn goflow2s_layer_sizes_are_read_and_srv6_fields_use_its_numbers() {
+        let segment: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        let mut body = vec![0xC2, 0x06, 3, 14, 40, 20]; // 104: layer_size [14, 40, 20], packed
+        body.extend_from_slice(&[0xCA, 0x06, 16]); // 105: one SRv6 address
+        body.extend_from_slice(&segment);
+        body.extend_from_slice(&[0xD0, 0x06, 2]); // 106: segments left
+        let (rec, lists) = decode(&body).expect("a goflow2 message carrying layer_size");
+        assert_eq!(rec.ipv6_routing_header_seg_left, 2);
+        assert_eq!(lists.ipv6_routing_header_addresses.as_slice(), [Addr::from_slice(&segment).expect("v6")]);
+        let mut out = Vec::new();
+        encode(&rec, &lists, &mut out);
+        assert_eq!(out, body[6..], "written back at goflow2's numbers, without sizes");
+    }
 
     #[test]
     fn delimited_prefix_is_fixed_up_for_short_and_long_bodies() {

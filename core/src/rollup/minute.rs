@@ -237,9 +237,9 @@ mod tests {
         while at < out.len() {
             let minute = u32::from_le_bytes(out[at..at + 4].try_into().expect("4"));
             let exporter = out[at + 4 + 1 + 15];
-            // After time, type and sampler_address: five empty labels, in_if, out_if, two empty
+            // After time, type and sampler_address: six empty labels, in_if, out_if, two empty
             // names, etype, proto, src_as, dst_as, six empty labels, then the AS path.
-            at += 4 + 1 + 16 + 5 + 8 + 2 + 2 + 1 + 8 + 6;
+            at += 4 + 1 + 16 + 6 + 8 + 2 + 2 + 1 + 8 + 6;
             let count = usize::from(out[at]);
             let path = out[at + 1..at + 1 + 4 * count].chunks(4).map(|a| u32::from_le_bytes(a.try_into().expect("4")));
             let path: Vec<u32> = path.collect();

@@ -12,13 +12,14 @@ pub mod groups;
 pub mod minute;
 
 /// The dimensions of `flows_1m` and `flows_1h`: `flows_raw` columns, in this order after `time`.
-pub const DIMENSIONS: [&str; 22] = [
+pub const DIMENSIONS: [&str; 23] = [
     "type",
     "sampler_address",
     "exporter_device",
     "exporter_site",
     "exporter_region",
     "exporter_role",
+    "exporter_tier",
     "exporter_tenant",
     "in_if",
     "out_if",

@@ -1,5 +1,6 @@
 // What every Helios dashboard shares: the datasources (provisioned by the chart with fixed uids), the
 // FR-018 template variables, and small panel helpers so each dashboard reads as a list of panels.
+import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import * as stat from '@grafana/grafana-foundation-sdk/stat';
@@ -9,8 +10,11 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 /** Thanos Query, as the chart provisions it. */
 export const thanos: dashboard.DataSourceRef = { type: 'prometheus', uid: 'thanos' };
 
+/** ClickHouse, as the chart provisions it (the official plugin; its default database holds the flows). */
+export const clickhouse: dashboard.DataSourceRef = { type: 'grafana-clickhouse-datasource', uid: 'clickhouse' };
+
 /** The FR-018 variables in their order of narrowing; every device series carries these labels. */
-const inventory = ['region', 'site', 'role', 'tier', 'device'] as const;
+export const inventory = ['region', 'site', 'role', 'tier', 'device'] as const;
 
 /**
  * The variables' label matchers, for a selector: region=~"$region", site=~"$site", ... An unset
@@ -34,12 +38,12 @@ function variables(): dashboard.QueryVariableBuilder[] {
   });
 }
 
-/** A dashboard of the metrics folder: the last 24 hours, refreshed every minute, with the variables. */
-export function metricsDashboard(uid: string, title: string, description: string): dashboard.DashboardBuilder {
+/** A dashboard of `folder`: the last 24 hours, refreshed every minute, with the variables. */
+export function inventoryDashboard(folder: 'metrics' | 'flows', uid: string, title: string, description: string): dashboard.DashboardBuilder {
   let d = new dashboard.DashboardBuilder(title)
     .uid(uid)
     .description(description)
-    .tags(['helios', 'metrics'])
+    .tags(['helios', folder])
     .time({ from: 'now-24h', to: 'now' })
     .refresh('1m')
     .timezone('browser')
@@ -52,6 +56,11 @@ export function metricsDashboard(uid: string, title: string, description: string
 
 function query(expr: string, legend = ''): prometheus.DataqueryBuilder {
   return new prometheus.DataqueryBuilder().expr(expr).legendFormat(legend).datasource(thanos);
+}
+
+/** A dashboard of the metrics folder. */
+export function metricsDashboard(uid: string, title: string, description: string): dashboard.DashboardBuilder {
+  return inventoryDashboard('metrics', uid, title, description);
 }
 
 /** A time series panel of one or more queries ([expr, legend] pairs). */
@@ -76,4 +85,32 @@ export function list(title: string, expr: string, width = 12): table.PanelBuilde
     .height(8)
     .span(width)
     .withTarget(query(expr).instant().format(prometheus.PromQueryFormat.Table));
+}
+
+/** How the ClickHouse plugin shapes a query's answer: a table, or time series (time, series, value). */
+export type SqlShape = 'table' | 'timeSeries';
+
+/**
+ * A query of the official ClickHouse plugin in its SQL editor (the SDK has no builder for this
+ * plugin's query model: editorType, queryType, format 1 table / 0 time series, rawSql).
+ */
+export class SqlQuery implements cog.Builder<cog.Dataquery> {
+  constructor(
+    private readonly sql: string,
+    private readonly shape: SqlShape,
+    private readonly refId = 'A',
+  ) {}
+
+  build(): cog.Dataquery {
+    const query = {
+      refId: this.refId,
+      datasource: clickhouse,
+      editorType: 'sql',
+      queryType: this.shape,
+      format: this.shape === 'table' ? 1 : 0,
+      rawSql: this.sql,
+      _implementsDataqueryVariant() {},
+    };
+    return query;
+  }
 }

@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import { flowDashboards } from './flows';
 import { metricsDashboards } from './metrics';
 
 const out = process.argv[2];
@@ -28,7 +29,7 @@ function withoutIntervalDefaults(d: Dashboard): Dashboard {
   return d;
 }
 
-for (const [folder, builders] of [['metrics', metricsDashboards]] as const) {
+for (const [folder, builders] of [['metrics', metricsDashboards], ['flows', flowDashboards]] as const) {
   fs.mkdirSync(path.join(out, folder), { recursive: true });
   for (const b of builders) {
     const d = withoutIntervalDefaults(b.build());

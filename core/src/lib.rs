@@ -10,6 +10,7 @@
 //! - [`enrich`]: GeoIP / ASN lookups compiled into flat tables, NetBox lookups, the label taxonomy.
 //! - [`rollup`]: flows summed per minute over the aggregate tables' dimensions.
 //! - [`targets`]: collection targets (gnmic, snmp_exporter, blackbox, Prometheus) from NetBox.
+//! - [`redact`]: credentials kept out of printed configurations, logs and errors.
 
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,7 @@ pub mod encode;
 pub mod enrich;
 pub mod error;
 pub mod flow;
+pub mod redact;
 pub mod rollup;
 pub mod targets;
 

@@ -96,6 +96,33 @@ fn every_network_edge_answers_as_maxminddb_does() {
     assert!(checked > 1000, "{checked}");
 }
 
+/// The IPv6 forms MaxMind databases alias to IPv4 address `a`: IPv4-compatible, 6to4, Teredo (server).
+fn aliases(a: u32) -> [IpAddr; 3] {
+    let a = u128::from(a);
+    [a, (0x2002 << 112) | (a << 80), (0x2001_0000 << 96) | (a << 64) | 0xffff].map(|v| IpAddr::V6(Ipv6Addr::from(v)))
+}
+
+#[test]
+fn ipv6_aliases_of_ipv4_answer_as_maxminddb_does() {
+    let t = table();
+    let (city, asn) = readers();
+    // MaxMind's own example: 2002:5102:458e:: is 81.2.69.142, London.
+    assert_eq!(t.lookup(ip("2002:5102:458e::")).city, Some("London"));
+    let mut answered = 0;
+    for reader in [&city, &asn] {
+        for item in reader.networks(WithinOptions::default()).expect("networks") {
+            let ipnetwork::IpNetwork::V4(n) = item.expect("network").network().expect("network") else { continue };
+            let (s, e) = (u32::from(n.network()), u32::from(n.broadcast()));
+            for addr in [s, s + (e - s) / 2, e].into_iter().flat_map(aliases) {
+                let want = reference(&city, &asn, addr);
+                assert_eq!(ours(&t, addr), want, "{addr} (network {n})");
+                answered += usize::from(want != (None, None, 0, None));
+            }
+        }
+    }
+    assert!(answered > 1000, "{answered}");
+}
+
 /// Our table and the reference readers for City and ASN.
 type Shared = (GeoTable, Reader<Vec<u8>>, Reader<Vec<u8>>);
 
@@ -117,7 +144,8 @@ proptest! {
         let prefixes = [0x0180_0000u32, 0x5102_0000, 0xd5_0000_u32 << 8, 0xca_0000_u32 << 8];
         let v4 = prefixes[pick] | (v4 & 0x000f_ffff);
         let v6 = (0x2001_0218u128 << 96) | (v6 >> 40);
-        for addr in [IpAddr::V4(Ipv4Addr::from(v4)), IpAddr::V6(Ipv6Addr::from(v6))] {
+        let [compatible, six_to_four, teredo] = aliases(v4);
+        for addr in [IpAddr::V4(Ipv4Addr::from(v4)), IpAddr::V6(Ipv6Addr::from(v6)), compatible, six_to_four, teredo] {
             prop_assert_eq!(ours(t, addr), reference(city, asn, addr), "{}", addr);
         }
     }

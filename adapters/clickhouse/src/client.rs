@@ -43,7 +43,7 @@ pub struct ClickHouse {
 
 impl std::fmt::Debug for ClickHouse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClickHouse").field("url", &self.config.url).field("database", &self.config.database).finish()
+        f.debug_struct("ClickHouse").field("url", &self.shown_url()).field("database", &self.config.database).finish()
     }
 }
 
@@ -310,7 +310,7 @@ impl ClickHouse {
         let result = match tokio::time::timeout(self.config.timeout(), fut).await {
             Ok(r) => r.map_err(|e| self.error(what, e)),
             Err(_) => Err(Error::Unavailable {
-                url: self.config.url.clone(),
+                url: self.shown_url(),
                 detail: format!("{what}: no answer within {} ms", self.config.timeout_ms),
             }),
         };
@@ -320,9 +320,14 @@ impl ClickHouse {
         result
     }
 
+    /// The server's URL as errors and logs show it: without credentials.
+    fn shown_url(&self) -> String {
+        helios_core::redact::url_credentials(&self.config.url).into_owned()
+    }
+
     fn error(&self, what: &str, e: clickhouse::error::Error) -> Error {
         use clickhouse::error::Error as E;
-        let url = self.config.url.clone();
+        let url = self.shown_url();
         match e {
             E::Network(_) | E::TimedOut => Error::Unavailable { url, detail: format!("{what}: {e}") },
             E::BadResponse(message) => {

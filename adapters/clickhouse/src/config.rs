@@ -121,7 +121,8 @@ impl Config {
             return Err(Error::Config(format!("database {:?}: use letters, digits and _", self.database)));
         }
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            return Err(Error::Config(format!("url {:?}: expected http:// or https://", self.url)));
+            let url = helios_core::redact::url_credentials(&self.url);
+            return Err(Error::Config(format!("url {url:?}: expected http:// or https://")));
         }
         if self.batch_rows == 0 || self.batch_bytes == 0 || self.rollup_bytes == 0 {
             return Err(Error::Config("batch_rows, batch_bytes and rollup_bytes must be positive".into()));

@@ -112,7 +112,10 @@ pub struct Config {
 impl Config {
     /// Defaults: 30 s timeout, pages of 1000, 3 retries from 500 ms, every device, 2M objects.
     pub fn new(url: &str, token: Token) -> Result<Config, Error> {
-        let mut parsed = Url::parse(url).map_err(|e| Error::Url { url: url.to_owned(), detail: e.to_string() })?;
+        let mut parsed = Url::parse(url).map_err(|e| Error::Url {
+            url: helios_core::redact::url_credentials(url).into_owned(),
+            detail: e.to_string(),
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(Error::Url { url: redact(&parsed), detail: "not http(s)".into() });
         }

@@ -4,9 +4,13 @@
 //! Environment variables are `<PREFIX>__<FIELD>__<SUBFIELD>` (double underscores between levels, any
 //! case): `HELIOS_FLOWD__CLICKHOUSE__URL=http://ch:8123` sets `clickhouse.url`. Values of env vars and
 //! flags are read as YAML scalars, so `true`, `8` and `[a, b]` have their types. Unknown keys are
-//! errors, naming the layer they came from (a typo never silently does nothing).
+//! errors, naming the layer they came from (a typo never silently does nothing). Neither errors nor
+//! `--print-config` show a secret: URL credentials and the values of secret keys
+//! ([`helios_core::redact`]) are replaced.
 
 use std::path::Path;
+
+use helios_core::redact::{REDACTED, is_secret_key, url_credentials};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -44,7 +48,10 @@ pub fn load<T: Serialize + DeserializeOwned + Default>(
     let invalid = |layer: &str, detail: String| ConfigError::Invalid { layer: layer.to_owned(), detail };
     let mut merged = serde_json::to_value(T::default()).map_err(|e| invalid("defaults", e.to_string()))?;
     if let Some(path) = file {
-        let file_err = |detail: String| ConfigError::File { path: path.display().to_string(), detail };
+        let file_err = |detail: String| ConfigError::File {
+            path: path.display().to_string(),
+            detail: url_credentials(&detail).into_owned(),
+        };
         let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
         let value: Value = serde_yaml_ng::from_str(&text).map_err(|e| file_err(e.to_string()))?;
         let layer = format!("file {}", path.display());
@@ -60,12 +67,19 @@ pub fn load<T: Serialize + DeserializeOwned + Default>(
         apply::<T>(&mut merged, &path, &value, &layer)?;
     }
     for set in sets {
-        let layer = format!("--set {set}");
-        let (key, value) = set.split_once('=').ok_or_else(|| invalid(&layer, "expected key=value".into()))?;
+        let Some((key, value)) = set.split_once('=') else {
+            return Err(invalid(&format!("--set {}", url_credentials(set)), "expected key=value".into()));
+        };
         let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+        let layer = format!("--set {key}={}", shown(&path, value));
         apply::<T>(&mut merged, &path, value, &layer)?;
     }
     serde_json::from_value(merged).map_err(|e| invalid("merged", e.to_string()))
+}
+
+/// How a value set at `path` may be shown: not at all under a secret key, else without URL credentials.
+fn shown<'a>(path: &[String], value: &'a str) -> std::borrow::Cow<'a, str> {
+    if path.iter().any(|k| is_secret_key(k)) { REDACTED.into() } else { url_credentials(value) }
 }
 
 /// Sets `path` to `raw` (a YAML scalar) in `merged`, checking the change alone fits `T`.
@@ -83,7 +97,14 @@ fn apply<T: Serialize + DeserializeOwned + Default>(
         }
         patch = Value::Object([(key.clone(), patch)].into_iter().collect());
     }
-    check::<T>(&patch, layer)?;
+    check::<T>(&patch, layer).map_err(|e| match e {
+        // The parser's message may quote the value.
+        ConfigError::Invalid { layer, detail } => {
+            let detail = if raw.is_empty() { detail } else { detail.replace(raw, &shown(path, raw)) };
+            ConfigError::Invalid { layer, detail: url_credentials(&detail).into_owned() }
+        }
+        other => other,
+    })?;
     merge(merged, patch);
     Ok(())
 }
@@ -114,10 +135,39 @@ fn merge(base: &mut Value, over: Value) {
     }
 }
 
-/// The effective configuration as YAML, for `--print-config`. Configurations hold secrets only as
-/// file paths, so nothing secret is printed.
+/// The effective configuration as YAML, for `--print-config`, with every secret replaced: values of
+/// secret keys (Kafka's `sasl.*` and `ssl.key*` properties, passwords, tokens) and URL credentials.
 pub fn to_yaml<T: Serialize>(config: &T) -> String {
-    serde_yaml_ng::to_string(config).unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
+    let redacted = serde_json::to_value(config).map(|mut v| {
+        redact(&mut v);
+        v
+    });
+    redacted
+        .map_err(|e| e.to_string())
+        .and_then(|v| serde_yaml_ng::to_string(&v).map_err(|e| e.to_string()))
+        .unwrap_or_else(|e| format!("# cannot print the configuration: {e}\n"))
+}
+
+fn redact(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                let set = !matches!(v, Value::Null) && v.as_str() != Some("");
+                if is_secret_key(k) && set && !v.is_object() {
+                    *v = Value::String(REDACTED.into());
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(clean) = url_credentials(s) {
+                *s = clean;
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -157,6 +207,40 @@ mod tests {
         std::fs::remove_file(&path).expect("remove");
         let d: Conf = load(None, "HELIOS_X", env(&[]), &[]).expect("defaults");
         assert_eq!(d, Conf::default());
+    }
+
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Secrets {
+        url: String,
+        port: u16,
+        properties: std::collections::BTreeMap<String, String>,
+        password_file: String,
+        api_token: u32,
+    }
+
+    #[test]
+    fn secrets_are_printed_and_reported_redacted() {
+        // Properties keep their dots: they come from a file, as users write them.
+        let path = std::env::temp_dir().join(format!("helios-secrets-{}.yaml", std::process::id()));
+        std::fs::write(&path, "properties:\n  sasl.password: kafkapass\n  client.id: c1\n").expect("write");
+        let sets = ["url=http://default:chpass@ch:8123".to_owned(), "password_file=/run/secrets/p".to_owned()];
+        let c: Secrets = load(Some(&path), "HELIOS_X", env(&[]), &sets).expect("load");
+        std::fs::remove_file(&path).expect("remove");
+        let printed = to_yaml(&c);
+        for secret in ["chpass", "kafkapass"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        for kept in ["http://default:***@ch:8123", "sasl.password: <redacted>", "client.id: c1", "/run/secrets/p"] {
+            assert!(printed.contains(kept), "{kept}: {printed}");
+        }
+        let e = load::<Secrets>(None, "HELIOS_X", env(&[]), &["port=http://u:s3cret@h".into()]).expect_err("type");
+        assert!(!e.to_string().contains("s3cret") && e.to_string().contains("--set port=http://u:***@h"), "{e}");
+        let e =
+            load::<Secrets>(None, "HELIOS_X", env(&[("HELIOS_X__PORT", "http://u:s3cret@h")]), &[]).expect_err("env");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        let e = load::<Secrets>(None, "HELIOS_X", env(&[]), &["api_token=abc123secret".into()]).expect_err("type");
+        assert!(!e.to_string().contains("abc123secret") && e.to_string().contains("--set api_token=<redacted>"), "{e}");
     }
 
     #[test]

@@ -1,19 +1,27 @@
 //! The HTTP endpoints of every service: `/metrics` (Prometheus text format), `/healthz` (the
 //! process is alive) and `/readyz` (it can do its work: 200 when ready, 503 otherwise); and, for
 //! services that take one, `POST /webhook` (see [`crate::webhook`]).
+//!
+//! The port is reachable by anything on the network, so every connection is bounded ([`Limits`]):
+//! its request headers must arrive within a timeout (a half-sent header — slowloris — is cut off), an
+//! idle keep-alive connection is closed after the same time, no connection outlives a lifetime, and
+//! only so many are served at once (the rest wait in the kernel's backlog, in order). When accepting
+//! fails (no file descriptors left), the loop backs off instead of spinning.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::webhook::{MAX_BODY_BYTES, SIGNATURE_HEADER, Webhook};
 
@@ -33,21 +41,70 @@ impl Readiness {
     }
 }
 
+/// How much one client may take of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once.
+    pub connections: usize,
+    /// Time to send a request's headers, and the longest a keep-alive connection may sit idle.
+    pub header_timeout: Duration,
+    /// The longest a connection lives.
+    pub lifetime: Duration,
+}
+
+impl Default for Limits {
+    /// 128 connections (a scrape, a probe and a webhook need a handful); 10 s for headers (a kubelet
+    /// probe times out sooner, so an attacker's connections free their places first); 5 minutes.
+    fn default() -> Limits {
+        Limits { connections: 128, header_timeout: Duration::from_secs(10), lifetime: Duration::from_secs(300) }
+    }
+}
+
+/// Backoff after a failed accept: from 10 ms, doubling to 1 s.
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
+
 /// Binds `addr` and serves the endpoints until the task is dropped (`POST /webhook` goes to
-/// `webhook`, when given). Returns the bound address (for port 0) once listening.
+/// `webhook`, when given), within the default [`Limits`]. Returns the bound address (for port 0)
+/// once listening.
 pub async fn serve(
     addr: SocketAddr,
     registry: Arc<Registry>,
     ready: Readiness,
     webhook: Option<Webhook>,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    serve_within(addr, registry, ready, webhook, Limits::default()).await
+}
+
+/// [`serve`] within `limits`.
+pub async fn serve_within(
+    addr: SocketAddr,
+    registry: Arc<Registry>,
+    ready: Readiness,
+    webhook: Option<Webhook>,
+    limits: Limits,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    let places = Arc::new(Semaphore::new(limits.connections));
     let task = tokio::spawn(async move {
+        let mut backoff = ACCEPT_BACKOFF.0;
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok(place) = places.clone().acquire_owned().await else { return };
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => {
+                    backoff = ACCEPT_BACKOFF.0;
+                    stream
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, backoff_ms = backoff.as_millis() as u64, "cannot accept a connection");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF.1);
+                    continue;
+                }
+            };
             let (registry, ready, webhook) = (registry.clone(), ready.clone(), webhook.clone());
             tokio::spawn(async move {
+                let _place = place;
                 let service = service_fn(move |req: Request<Incoming>| {
                     let (registry, ready, webhook) = (registry.clone(), ready.clone(), webhook.clone());
                     async move {
@@ -58,8 +115,12 @@ pub async fn serve(
                         Ok::<_, std::convert::Infallible>(response)
                     }
                 });
-                // A client that hangs up mid-request is not worth a log line.
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let connection = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_timeout)
+                    .serve_connection(TokioIo::new(stream), service);
+                // A client that hangs up mid-request, or is cut off, is not worth a log line.
+                let _ = tokio::time::timeout(limits.lifetime, connection).await;
             });
         }
     });
@@ -118,6 +179,54 @@ mod tests {
         let mut out = String::new();
         s.read_to_string(&mut out).await.expect("read");
         out
+    }
+
+    /// Reads until the server closes the connection; whether it did within `within`.
+    async fn closed_within(s: &mut tokio::net::TcpStream, within: Duration) -> bool {
+        let mut buf = [0u8; 1024];
+        let until_closed = async {
+            while let Ok(n) = s.read(&mut buf).await {
+                if n == 0 {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(within, until_closed).await.is_ok()
+    }
+
+    async fn half_sent(addr: SocketAddr) -> tokio::net::TcpStream {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+        s
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slow_headers_idle_connections_and_a_full_house_are_cut_off_in_time() {
+        let limits =
+            Limits { connections: 4, header_timeout: Duration::from_millis(500), lifetime: Duration::from_secs(60) };
+        let registry = Arc::new(Registry::default());
+        let (addr, task) =
+            serve_within("127.0.0.1:0".parse().expect("addr"), registry, Readiness::default(), None, limits)
+                .await
+                .expect("bind");
+        // Slowloris: a header never finished.
+        let mut slow = half_sent(addr).await;
+        assert!(closed_within(&mut slow, Duration::from_secs(3)).await, "a half-sent header is cut off");
+        // An idle keep-alive connection, after one answered request.
+        let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+        assert!(closed_within(&mut idle, Duration::from_secs(3)).await, "an idle keep-alive connection is closed");
+        // Every place taken by half-sent headers, and more waiting: a probe is still answered once
+        // they are cut off.
+        let mut hogs = Vec::new();
+        for _ in 0..12 {
+            hogs.push(half_sent(addr).await);
+        }
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(Duration::from_secs(10), get(addr, "/healthz")).await.expect("answered");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(started.elapsed() < Duration::from_secs(5), "answered after {:?}", started.elapsed());
+        task.abort();
     }
 
     #[tokio::test]

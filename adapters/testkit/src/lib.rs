@@ -14,6 +14,7 @@
 
 mod clickhouse;
 pub mod netbox;
+pub mod secrets;
 mod service;
 mod tansu;
 

@@ -33,6 +33,10 @@ pub struct Config {
     /// loaded from at start, so a restarted collector decodes at once instead of dropping data until
     /// every exporter resends its templates. None: templates live in memory only.
     pub template_dir: Option<std::path::PathBuf>,
+    /// Bytes of compiled NetFlow v9 / IPFIX templates the whole process may hold, shared evenly by
+    /// its decoders (one per listener and worker). When full, a new template evicts the templates
+    /// data has used least recently, from exporters over their share: no sender can lock others out.
+    pub template_memory_bytes: usize,
     /// Keep fields Helios does not map (enterprise-specific elements). Off: they cost a copy.
     pub keep_extra_fields: bool,
     /// Per-exporter metric series, at most; further exporters are counted under `exporter="other"`.
@@ -78,6 +82,7 @@ impl Default for Config {
             insert_concurrency: 2,
             drain_secs: 25,
             template_dir: None,
+            template_memory_bytes: 32 << 20,
             keep_extra_fields: false,
             max_exporter_series: 2_000,
             enrichment: helios_enrichment::Sources::default(),

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use clap::Parser;
 use helios_clickhouse::{BlockBuilder, ClickHouse};
-use helios_core::decode::{Decoder, DecoderConfig};
+use helios_core::decode::{Decoder, DecoderConfig, TemplateLimits};
 use helios_core::enrich::published::Published;
 use helios_kafka::FlowProducer;
 use helios_service::cli::{CommonArgs, ServiceCommand};
@@ -116,12 +116,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let instance = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let saved_templates = load_saved_templates(config.template_dir.as_deref())?;
     let mut threads = Vec::new();
+    let decoders = (config.listen.len() * config.workers).max(1);
+    let templates = TemplateLimits { max_bytes: config.template_memory_bytes / decoders, ..TemplateLimits::default() };
     for addr in &config.listen {
         for n in 0..config.workers {
             let socket = helios_udp::bind(*addr, config.recv_buffer_bytes, Duration::from_millis(100))
                 .with_context(|| format!("binding UDP {addr}"))?;
-            let mut decoder =
-                Decoder::new(DecoderConfig { keep_extra_fields: config.keep_extra_fields, ..DecoderConfig::default() });
+            let mut decoder = Decoder::new(DecoderConfig { keep_extra_fields: config.keep_extra_fields, templates });
             let now_s = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
             // Every worker learns every saved template: the kernel may spread exporters differently now.
             for (path, saved) in &saved_templates {

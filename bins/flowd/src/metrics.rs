@@ -48,6 +48,10 @@ pub struct Metrics {
     pub enrichment_misses: Family<MissLabels, Counter>,
     /// NetFlow v9 / IPFIX templates held, all workers.
     pub templates: Gauge,
+    /// Bytes of those templates.
+    pub template_bytes: Gauge,
+    /// Templates evicted to make room for others (a full cache under a flood).
+    pub template_evictions: Counter,
     /// Groups in the minute rollup waiting for `flows_1m`.
     pub rollup_groups: Gauge,
 }
@@ -68,6 +72,12 @@ impl Metrics {
             m.enrichment_misses.clone(),
         );
         registry.register("templates", "NetFlow v9 / IPFIX templates held", m.templates.clone());
+        registry.register("template_bytes", "Bytes of the compiled templates held", m.template_bytes.clone());
+        registry.register(
+            "template_evictions",
+            "Templates evicted to make room for others' (least recently used by data, over their exporter's share)",
+            m.template_evictions.clone(),
+        );
         registry.register("rollup_groups", "Minute rollup groups waiting for flows_1m", m.rollup_groups.clone());
         m
     }

@@ -48,6 +48,10 @@ pub struct Worker {
     pub template_file: Option<PathBuf>,
 }
 
+/// How often the decode metrics (errors by reason, templates held) are brought up to date, whatever
+/// the outputs and whether or not rows flow.
+const METRICS_EVERY: Duration = Duration::from_secs(1);
+
 /// How often templates are saved while running.
 const SAVE_TEMPLATES_EVERY: Duration = Duration::from_secs(300);
 
@@ -80,6 +84,7 @@ impl Worker {
         let mut scratch = Scratch::default();
         let mut progress = Progress::default();
         let mut saved_at = Instant::now();
+        let mut counted_at = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             let received = rx.recv(|payload, from| {
                 let exporter = from.ip().to_canonical();
@@ -91,6 +96,10 @@ impl Worker {
             }
             if self.clickhouse.as_ref().is_some_and(|(b, _)| b.is_due(Instant::now())) {
                 self.flush(&mut progress);
+            }
+            if counted_at.elapsed() >= METRICS_EVERY {
+                self.count_decoding(&mut progress);
+                counted_at = Instant::now();
             }
             if saved_at.elapsed() >= SAVE_TEMPLATES_EVERY {
                 self.save_templates();
@@ -217,6 +226,11 @@ impl Worker {
                 queue.push(block);
             }
         }
+        self.count_decoding(p);
+    }
+
+    /// Adds the decode errors and template changes since the last call to the metrics.
+    fn count_decoding(&self, p: &mut Progress) {
         let now = self.decoder.stats();
         for r in Reason::ALL {
             let delta = now.errors(r) - p.stats.errors(r);
@@ -225,9 +239,12 @@ impl Worker {
             }
         }
         p.stats = now.clone();
-        let templates = self.decoder.templates().len() as i64;
+        let cache = self.decoder.templates();
+        let (templates, bytes) = (cache.len() as i64, cache.bytes() as i64);
         self.metrics.templates.inc_by(templates - p.templates);
-        p.templates = templates;
+        self.metrics.template_bytes.inc_by(bytes - p.template_bytes);
+        self.metrics.template_evictions.inc_by(cache.evicted() - p.evicted);
+        (p.templates, p.template_bytes, p.evicted) = (templates, bytes, cache.evicted());
     }
 }
 
@@ -271,4 +288,6 @@ struct Progress {
     stats: DecodeStats,
     /// Templates already in the gauge.
     templates: i64,
+    template_bytes: i64,
+    evicted: u64,
 }

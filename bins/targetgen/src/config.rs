@@ -36,6 +36,13 @@ pub struct Config {
     /// `POST /webhook` counts only if NetBox signed it (`X-Hook-Signature`, HMAC-SHA512 of the body);
     /// anything else is refused with 403 and counted.
     pub webhook_secret_file: Option<PathBuf>,
+    /// Long-running mode without `webhook_secret_file`: accept unsigned webhook calls. Off by
+    /// default, and `run` refuses to start without one or the other: anyone who reaches the port
+    /// could otherwise make Helios sync NetBox as often as they like.
+    pub webhook_allow_unsigned: bool,
+    /// Webhook calls coalesce: a sync they trigger starts at least this many seconds after the one
+    /// before (a burst of NetBox events, or of replayed calls, costs one sync, not one each).
+    pub webhook_min_interval_secs: u64,
     /// Refuse a sync that would remove more than this fraction of an artefact's targets at once.
     pub max_shrink: f64,
     /// Write even a shrink beyond `max_shrink` (after a deliberate mass removal).
@@ -62,6 +69,8 @@ impl Default for Config {
             configmap_copies: Vec::new(),
             interval_secs: 300,
             webhook_secret_file: None,
+            webhook_allow_unsigned: false,
+            webhook_min_interval_secs: 10,
             max_shrink: 0.5,
             force: false,
             pushgateway_url: None,

@@ -25,8 +25,10 @@ use crate::sync::{Metrics, Output, Syncer};
 /// tier. No credential is written anywhere.
 ///
 /// Two modes: `once` syncs and exits (for a CronJob, every 5 minutes by default); `run` (the default)
-/// syncs every `interval_secs` and at once when NetBox calls `POST /webhook`, serving `/metrics`;
-/// with `webhook_secret_file` set, only webhook calls NetBox signed with that secret count.
+/// syncs every `interval_secs` and soon after NetBox calls `POST /webhook`, serving `/metrics`. It
+/// needs `webhook_secret_file` (only calls NetBox signed with that secret count) or, to accept
+/// unsigned calls, `webhook_allow_unsigned=true`; calls coalesce into at most one sync every
+/// `webhook_min_interval_secs` (10).
 /// A NetBox error, a timeout or a malformed answer leaves the files as they were; a sync that would
 /// remove more than `max_shrink` of an artefact's targets is refused (and counted) unless
 /// `force=true`. Files are rewritten only when their content changes.
@@ -112,19 +114,36 @@ async fn run(config: Config, syncer: Syncer, mut registry: Registry) -> anyhow::
     let ready = Readiness::default();
     let webhook = Arc::new(Notify::new());
     let secret = config.webhook_secret_file.as_deref().map(webhook::read_secret).transpose()?;
+    anyhow::ensure!(
+        secret.is_some() || config.webhook_allow_unsigned,
+        "run serves POST /webhook: set webhook_secret_file to the secret NetBox signs its webhooks with, or \
+         webhook_allow_unsigned=true to accept unsigned calls (anyone reaching the port can then trigger syncs)"
+    );
     let hook = Webhook::new(webhook.clone(), secret, &mut registry);
     let (http, _task) = helios_service::http::serve(config.http, Arc::new(registry), ready.clone(), Some(hook))
         .await
         .with_context(|| format!("binding {}", config.http))?;
     tracing::info!(%http, interval_secs = config.interval_secs, "syncing targets");
     let mut tick = tokio::time::interval(Duration::from_secs(config.interval_secs));
+    let min_interval = Duration::from_secs(config.webhook_min_interval_secs);
     let stop = helios_service::shutdown::signal();
     tokio::pin!(stop);
+    // When the last webhook-triggered sync started.
+    let mut last_webhook_sync: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             () = &mut stop => return Ok(()),
             _ = tick.tick() => {}
-            () = webhook.notified() => tracing::info!("webhook: syncing now"),
+            () = webhook.notified() => {
+                // Calls arriving meanwhile leave one pending wake-up: a burst is one more sync.
+                let wait = last_webhook_sync.map_or(Duration::ZERO, |t| min_interval.saturating_sub(t.elapsed()));
+                tracing::info!(in_ms = wait.as_millis() as u64, "webhook: syncing");
+                tokio::select! {
+                    () = &mut stop => return Ok(()),
+                    () = tokio::time::sleep(wait) => {}
+                }
+                last_webhook_sync = Some(tokio::time::Instant::now());
+            }
         }
         if syncer.sync().await.is_ok() {
             ready.set(true);

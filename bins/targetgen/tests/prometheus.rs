@@ -132,6 +132,9 @@ fn flagged_devices_are_scraped_with_their_labels_and_vanish_when_unflagged() {
         "rules.blackbox_tcp_ports=[]".to_owned(),
         "netbox_timeout_secs=2".to_owned(),
         "interval_secs=3600".to_owned(),
+        // A test NetBox does not sign its calls; each may sync at once.
+        "webhook_allow_unsigned=true".to_owned(),
+        "webhook_min_interval_secs=0".to_owned(),
     ];
     let mut args = vec!["run".to_owned(), "--netbox-url".to_owned(), netbox.base.clone(), "--http".to_owned()];
     args.push(targetgen_http.to_string());

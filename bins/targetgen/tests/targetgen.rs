@@ -205,3 +205,36 @@ fn netbox_3_7_devices_become_the_same_targets() {
     assert_eq!(snmp[0]["labels"]["role"], "edge");
     assert_eq!(snmp[0]["labels"]["device"], "edge1");
 }
+
+#[test]
+fn run_needs_a_webhook_secret_unless_unsigned_calls_are_allowed_and_bursts_coalesce() {
+    let s = setup();
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut args = vec!["run".to_owned(), "--http".to_owned(), http.to_string()];
+    args.extend(s.args.iter().cloned());
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_helios-targetgen")).args(&args).output().expect("run");
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && text.contains("webhook_secret_file") && text.contains("webhook_allow_unsigned"),
+        "{text}"
+    );
+    args.extend(["--set", "webhook_allow_unsigned=true", "--set", "interval_secs=3600"].map(String::from));
+    let service = Service::start(env!("CARGO_BIN_EXE_helios-targetgen"), &args, http);
+    service.wait_ready(Duration::from_secs(20));
+    let syncs = || {
+        let m = service.metrics();
+        m.lines()
+            .find_map(|l| l.strip_prefix("helios_targetgen_sync_duration_seconds_count "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .expect("sync count")
+    };
+    let before = syncs();
+    // A burst of 50 unsigned calls (an attacker's, or a replay): one sync now, one 10 s later at most.
+    for _ in 0..50 {
+        let r = http_post_with(http, "/webhook", &[], "{}");
+        assert!(r.is_some_and(|r| r.starts_with("HTTP/1.1 202")));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(syncs() - before, 1, "50 calls within the minimum interval sync once");
+    assert!(service.terminate().success());
+}

@@ -2,6 +2,7 @@
 //! onto [`FlowRecord`] fields. A template is compiled once into [`Target`]s; decoding a record is then a
 //! walk over the compiled ops with no lookups and no length checks beyond the record's own.
 
+use super::packet::{self, LinkType};
 use super::reader::be_uint;
 use crate::flow::{Addr, FlowRecord};
 
@@ -35,6 +36,9 @@ pub(crate) enum Target {
     DstNet,
     InIf,
     OutIf,
+    /// ingress/egressPhysicalInterface (IE 252/253): the interface when the logical one is absent.
+    InIfPhysical,
+    OutIfPhysical,
     NextHop,
     NextHop6,
     BgpNextHop,
@@ -56,6 +60,8 @@ pub(crate) enum Target {
     IcmpType,
     IcmpCode,
     SamplingPacketInterval,
+    /// samplingPacketSpace (IE 306): packets skipped between two sampled runs of IE 305.
+    SamplingPacketSpace,
     SamplingInterval,
     SamplerRandomInterval,
     FragmentId,
@@ -71,6 +77,8 @@ pub(crate) enum Target {
     ForwardingStatus,
     ObservationPointId,
     MplsLabel,
+    /// dataLinkFrameSection (IE 315): the sampled frame itself, from its Ethernet header on.
+    DataLinkFrame,
 }
 
 /// The target of IANA element `id` with length `len`; anything whose length does not fit its target is
@@ -80,13 +88,17 @@ pub(crate) fn target_for(pen: u32, id: u16, len: u16) -> Target {
     if len == 0 {
         return Skip;
     }
+    if pen == 0 && id == 315 {
+        return DataLinkFrame;
+    }
     if pen != 0 || len == VARIABLE_LENGTH {
         return Unmapped;
     }
     let (target, fits) = match id {
         1 => (Bytes, numeric(len)),
         2 => (Packets, numeric(len)),
-        23 | 85 => (BytesFallback, numeric(len)),
+        // dataLinkFrameSize (312): the sampled frame's length, where no octet count is given.
+        23 | 85 | 312 => (BytesFallback, numeric(len)),
         24 | 86 => (PacketsFallback, numeric(len)),
         4 => (Proto, numeric(len)),
         5 => (Tos, numeric(len)),
@@ -101,6 +113,8 @@ pub(crate) fn target_for(pen: u32, id: u16, len: u16) -> Target {
         13 | 30 => (DstNet, numeric(len)),
         10 => (InIf, numeric(len)),
         14 => (OutIf, numeric(len)),
+        252 => (InIfPhysical, numeric(len)),
+        253 => (OutIfPhysical, numeric(len)),
         15 => (NextHop, len == 4),
         62 => (NextHop6, len == 16),
         18 => (BgpNextHop, len == 4),
@@ -122,6 +136,7 @@ pub(crate) fn target_for(pen: u32, id: u16, len: u16) -> Target {
         176 | 178 => (IcmpType, numeric(len)),
         177 | 179 => (IcmpCode, numeric(len)),
         305 => (SamplingPacketInterval, numeric(len)),
+        306 => (SamplingPacketSpace, numeric(len)),
         34 => (SamplingInterval, numeric(len)),
         50 => (SamplerRandomInterval, numeric(len)),
         54 => (FragmentId, numeric(len)),
@@ -151,8 +166,19 @@ const fn numeric(len: u16) -> bool {
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Scratch {
     /// Sampling rate seen in this record and the priority of its element (IE 305 > 34 > 50).
-    pub(crate) sampling: u64,
+    sampling: u64,
     sampling_priority: u8,
+    /// IE 305 and IE 306, which together make the rate (interval + space) / interval.
+    packet_interval: u64,
+    packet_space: u64,
+    /// Physical interfaces (IE 252/253), used when the logical ones are absent.
+    in_if_physical: u32,
+    out_if_physical: u32,
+    /// The record carried its sampled frame (IE 315): one packet when it counts none.
+    frame: bool,
+    /// Any of the elements above was seen: [`finish`] then has more to do (rare, kept off the
+    /// common path).
+    rare: bool,
     pub(crate) sys_init_ms: u64,
     start_uptime_ms: Option<u32>,
     end_uptime_ms: Option<u32>,
@@ -166,6 +192,25 @@ impl Scratch {
             self.sampling = v;
             self.sampling_priority = priority;
         }
+    }
+
+    /// The sampling rate the record states (0: none): from IE 305 and 306 when both are there (1 in
+    /// 1 + 999 packets is 1:1000), else the element of highest priority.
+    pub(crate) fn sampling_rate(&self) -> u64 {
+        if self.packet_interval != 0 && self.packet_space != 0 {
+            self.packet_interval.saturating_add(self.packet_space) / self.packet_interval
+        } else {
+            self.sampling
+        }
+    }
+}
+
+/// Sets an address field from a record's element unless that would replace an address with zeros:
+/// records carrying both IPv4 and IPv6 fields leave the unused family zero, in either order.
+#[inline(always)]
+fn keep_address(slot: &mut Addr, new: Addr) {
+    if !new.is_unspecified() || slot.is_none() {
+        *slot = new;
     }
 }
 
@@ -251,18 +296,26 @@ pub(crate) fn read_into(
         TcpFlags => rec.tcp_flags = n() as u16,
         SrcPort => rec.src_port = n() as u16,
         DstPort => rec.dst_port = n() as u16,
-        SrcAddr => rec.src_addr = v4(),
-        SrcAddr6 => rec.src_addr = v6(),
-        DstAddr => rec.dst_addr = v4(),
-        DstAddr6 => rec.dst_addr = v6(),
-        NextHop => rec.next_hop = v4(),
-        NextHop6 => rec.next_hop = v6(),
-        BgpNextHop => rec.bgp_next_hop = v4(),
-        BgpNextHop6 => rec.bgp_next_hop = v6(),
+        SrcAddr => keep_address(&mut rec.src_addr, v4()),
+        SrcAddr6 => keep_address(&mut rec.src_addr, v6()),
+        DstAddr => keep_address(&mut rec.dst_addr, v4()),
+        DstAddr6 => keep_address(&mut rec.dst_addr, v6()),
+        NextHop => keep_address(&mut rec.next_hop, v4()),
+        NextHop6 => keep_address(&mut rec.next_hop, v6()),
+        BgpNextHop => keep_address(&mut rec.bgp_next_hop, v4()),
+        BgpNextHop6 => keep_address(&mut rec.bgp_next_hop, v6()),
         SrcNet => rec.src_net = n() as u8,
         DstNet => rec.dst_net = n() as u8,
         InIf => rec.in_if = n() as u32,
         OutIf => rec.out_if = n() as u32,
+        InIfPhysical => {
+            s.in_if_physical = n() as u32;
+            s.rare = true;
+        }
+        OutIfPhysical => {
+            s.out_if_physical = n() as u32;
+            s.rare = true;
+        }
         SrcAs => rec.src_as = n() as u32,
         DstAs => rec.dst_as = n() as u32,
         NextHopAs => rec.next_hop_as = n() as u32,
@@ -283,7 +336,14 @@ pub(crate) fn read_into(
         }
         IcmpType => rec.icmp_type = n() as u8,
         IcmpCode => rec.icmp_code = n() as u8,
-        SamplingPacketInterval => s.offer_sampling(3, n()),
+        SamplingPacketInterval => {
+            s.packet_interval = n();
+            s.offer_sampling(3, s.packet_interval);
+        }
+        SamplingPacketSpace => {
+            s.packet_space = n();
+            s.rare = true;
+        }
         SamplingInterval => s.offer_sampling(2, n()),
         SamplerRandomInterval => s.offer_sampling(1, n()),
         FragmentId => rec.fragment_id = n() as u32,
@@ -312,6 +372,37 @@ pub(crate) fn read_into(
                 s.truncated = true;
             }
         }
+        DataLinkFrame => data_link_frame(data.get(at..at + len).unwrap_or(&[]), rec, s),
+    }
+}
+
+/// A record's sampled frame (IE 315), read as sFlow's sampled headers are. Its lists (MPLS TTLs,
+/// SRv6 segments) have no place in a templated record and are not kept.
+#[cold]
+#[inline(never)]
+fn data_link_frame(frame: &[u8], rec: &mut FlowRecord, s: &mut Scratch) {
+    s.frame = true;
+    s.rare = true;
+    packet::parse(frame, LinkType::Ethernet, rec, &mut None);
+}
+
+/// What the rare elements change once the record is read: the sampling rate from IE 305 and 306,
+/// physical interfaces where the logical ones are absent, one packet for a sampled frame.
+#[cold]
+#[inline(never)]
+fn finish_rare(rec: &mut FlowRecord, s: &Scratch) {
+    let sampling = s.sampling_rate();
+    if sampling != 0 {
+        rec.sampling_rate = sampling;
+    }
+    if rec.in_if == 0 {
+        rec.in_if = s.in_if_physical;
+    }
+    if rec.out_if == 0 {
+        rec.out_if = s.out_if_physical;
+    }
+    if s.frame && rec.packets == 0 {
+        rec.packets = 1;
     }
 }
 
@@ -328,7 +419,7 @@ pub(crate) fn finish(rec: &mut FlowRecord, s: &Scratch, clock: &Clock, source_sa
                 }
                 None => {
                     let init = if s.sys_init_ms != 0 { s.sys_init_ms } else { clock.sys_init_ms };
-                    if init == 0 { 0 } else { (init + u64::from(rel_ms)).saturating_mul(NS_PER_MS) }
+                    if init == 0 { 0 } else { init.saturating_add(u64::from(rel_ms)).saturating_mul(NS_PER_MS) }
                 }
             }
         };
@@ -340,6 +431,13 @@ pub(crate) fn finish(rec: &mut FlowRecord, s: &Scratch, clock: &Clock, source_sa
         }
     }
     rec.sampling_rate = if s.sampling != 0 { s.sampling } else { source_sampling };
+    if s.rare {
+        finish_rare(rec, s);
+    }
+    // Without an ipVersion element, the family of the addresses kept.
+    if rec.etype == 0 {
+        rec.etype = if rec.src_addr.is_none() { rec.dst_addr.etype() } else { rec.src_addr.etype() };
+    }
 }
 
 #[cfg(test)]
@@ -388,6 +486,87 @@ mod tests {
         let unknown = Clock::default();
         finish(&mut rec, &s, &unknown, 0);
         assert_eq!(rec.time_flow_end_ns, 0);
+    }
+
+    #[test]
+    fn a_doubled_address_keeps_the_non_zero_family_whatever_the_order() {
+        let v4 = [81, 2, 69, 142];
+        let mut v6 = [0u8; 16];
+        v6[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        v6[15] = 1;
+        for ipv6_first in [false, true] {
+            let (mut v4_rec, mut v6_rec) = (FlowRecord::default(), FlowRecord::default());
+            let mut s = Scratch::default();
+            let (zero4, zero6) = ([0u8; 4], [0u8; 16]);
+            let order: [(Target, &[u8]); 2] = if ipv6_first {
+                [(Target::SrcAddr6, &zero6), (Target::SrcAddr, &v4)]
+            } else {
+                [(Target::SrcAddr, &v4), (Target::SrcAddr6, &zero6)]
+            };
+            for (t, v) in order {
+                apply(t, v, &mut v4_rec, &mut s);
+            }
+            let order: [(Target, &[u8]); 2] = if ipv6_first {
+                [(Target::DstAddr6, &v6), (Target::DstAddr, &zero4)]
+            } else {
+                [(Target::DstAddr, &zero4), (Target::DstAddr6, &v6)]
+            };
+            for (t, v) in order {
+                apply(t, v, &mut v6_rec, &mut s);
+            }
+            finish(&mut v4_rec, &Scratch::default(), &Clock::default(), 0);
+            finish(&mut v6_rec, &Scratch::default(), &Clock::default(), 0);
+            assert_eq!((v4_rec.src_addr, v4_rec.etype), (Addr::v4(v4), 0x0800), "ipv6 first: {ipv6_first}");
+            assert_eq!((v6_rec.dst_addr, v6_rec.etype), (Addr::v6(v6), 0x86dd), "ipv6 first: {ipv6_first}");
+        }
+        // Both zero: an address is still there (the record's own).
+        let mut rec = FlowRecord::default();
+        apply(Target::NextHop, &[0; 4], &mut rec, &mut Scratch::default());
+        assert!(!rec.next_hop.is_none() && rec.next_hop.is_unspecified());
+    }
+
+    #[test]
+    fn sampling_from_packet_interval_and_space_and_physical_interfaces_as_fallback() {
+        let mut rec = FlowRecord::default();
+        let mut s = Scratch::default();
+        apply(Target::SamplingPacketInterval, &[1], &mut rec, &mut s);
+        apply(Target::SamplingPacketSpace, &[0, 0, 0x03, 0xe7], &mut rec, &mut s);
+        apply(Target::InIfPhysical, &[0, 7], &mut rec, &mut s);
+        apply(Target::OutIfPhysical, &[0, 8], &mut rec, &mut s);
+        apply(Target::OutIf, &[0, 3], &mut rec, &mut s);
+        finish(&mut rec, &s, &Clock::default(), 0);
+        assert_eq!((rec.sampling_rate, rec.in_if, rec.out_if), (1000, 7, 3));
+        assert_eq!(target_for(0, 252, 4), Target::InIfPhysical);
+        assert_eq!(target_for(0, 306, 4), Target::SamplingPacketSpace);
+    }
+
+    #[test]
+    fn a_relative_time_past_the_clock_saturates() {
+        let mut rec = FlowRecord::default();
+        let mut s = Scratch::default();
+        apply(Target::StartUptimeMs, &u32::MAX.to_be_bytes(), &mut rec, &mut s);
+        finish(&mut rec, &s, &Clock { export_ns: 0, uptime_ms: None, sys_init_ms: u64::MAX - 1 }, 0);
+        assert_eq!(rec.time_flow_start_ns, u64::MAX);
+    }
+
+    #[test]
+    fn a_data_link_frame_section_is_read_as_a_sampled_frame() {
+        // Ethernet (VLAN 42), IPv4 192.0.2.1 -> 198.51.100.2, TCP 443 -> 50000 (SYN).
+        let mut frame = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x81, 0x00, 0x00, 42, 0x08, 0x00];
+        frame.extend_from_slice(&[0x45, 0, 0, 60, 0, 0, 0x40, 0, 64, 6, 0, 0, 192, 0, 2, 1, 198, 51, 100, 2]);
+        frame.extend_from_slice(&[0x01, 0xbb, 0xc3, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+        assert_eq!(target_for(0, 315, VARIABLE_LENGTH), Target::DataLinkFrame);
+        assert_eq!(target_for(0, 315, 128), Target::DataLinkFrame);
+        assert_eq!(target_for(0, 312, 2), Target::BytesFallback);
+        let mut rec = FlowRecord::default();
+        let mut s = Scratch::default();
+        apply(Target::DataLinkFrame, &frame, &mut rec, &mut s);
+        apply(Target::BytesFallback, &[0, 74], &mut rec, &mut s);
+        finish(&mut rec, &s, &Clock::default(), 0);
+        assert_eq!((rec.src_addr, rec.dst_addr), (Addr::v4([192, 0, 2, 1]), Addr::v4([198, 51, 100, 2])));
+        assert_eq!((rec.proto, rec.src_port, rec.dst_port, rec.etype), (6, 443, 50000, 0x0800));
+        assert_eq!((rec.vlan_id, rec.src_mac, rec.tcp_flags), (42, 0x0607_0809_0a0b, 0x02));
+        assert_eq!((rec.bytes, rec.packets), (74, 1));
     }
 
     #[test]

@@ -194,7 +194,9 @@ impl Decoder {
                         learnt = ctx.stats;
                     }
                     Protocol::SflowV5 => {
-                        self.stats.counter_samples += sflow::decode(datagram, exporter, now_ns, batch, &mut faults);
+                        let decoded = sflow::decode(datagram, exporter, now_ns, batch, &mut faults);
+                        self.stats.counter_samples += decoded.counters;
+                        self.stats.truncated_lists += decoded.truncated_lists;
                     }
                 }
             }

@@ -79,29 +79,34 @@ fn ip_version(rd: &Reader<'_>) -> Option<u16> {
 
 /// Ethernet, VLAN tags and MPLS labels; returns the ethertype of the L3 header that follows.
 fn ethernet(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u16> {
+    let etype = ethernet_header(rd, h)?;
+    h.rec.etype = etype;
+    match etype {
+        ETH_MPLS | ETH_MPLS_MC => mpls(rd, h),
+        _ => Some(etype),
+    }
+}
+
+/// An Ethernet header and its VLAN tags (MACs, the outer VLAN id); returns the ethertype after the
+/// tags.
+#[inline(always)]
+fn ethernet_header(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u16> {
     let e: [u8; 14] = rd.array()?;
     h.rec.dst_mac = mac([e[0], e[1], e[2], e[3], e[4], e[5]]);
     h.rec.src_mac = mac([e[6], e[7], e[8], e[9], e[10], e[11]]);
     h.layer(Layer::Ethernet);
     let mut etype = u16::from_be_bytes([e[12], e[13]]);
     for _ in 0..MAX_STACK {
-        match etype {
-            ETH_VLAN | ETH_QINQ => {
-                let tci = rd.u16()?;
-                if h.rec.vlan_id == 0 {
-                    h.rec.vlan_id = tci & 0x0fff;
-                }
-                h.layer(Layer::Dot1Q);
-                etype = rd.u16()?;
-            }
-            ETH_MPLS | ETH_MPLS_MC => {
-                h.rec.etype = etype;
-                return mpls(rd, h);
-            }
-            _ => break,
+        if !matches!(etype, ETH_VLAN | ETH_QINQ) {
+            break;
         }
+        let tci = rd.u16()?;
+        if h.rec.vlan_id == 0 {
+            h.rec.vlan_id = tci & 0x0fff;
+        }
+        h.layer(Layer::Dot1Q);
+        etype = rd.u16()?;
     }
-    h.rec.etype = etype;
     Some(etype)
 }
 
@@ -112,6 +117,9 @@ fn mpls(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u16> {
         h.rec.mpls_label.push(entry >> 12);
         h.lists().mpls_ttl.push((entry & 0xff) as u8);
         if entry & 0x100 != 0 {
+            if rd.rest().first().is_some_and(|b| b >> 4 == 0) {
+                return carried_frame(rd, h);
+            }
             let next = ip_version(rd);
             if let Some(e) = next {
                 h.rec.etype = e;
@@ -120,6 +128,21 @@ fn mpls(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u16> {
         }
     }
     None
+}
+
+/// After the bottom MPLS label, a pseudowire control word (first nibble 0, RFC 4385) and the Ethernet
+/// frame it carries (EoMPLS): the frame's MACs, VLAN tags and the ethertype of what follows. An MPLS
+/// stack inside the carried frame ends the walk (one level only, and no recursion on the hot path).
+#[cold]
+#[inline(never)]
+fn carried_frame(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u16> {
+    rd.skip(4)?;
+    let etype = ethernet_header(rd, h)?;
+    if matches!(etype, ETH_MPLS | ETH_MPLS_MC) {
+        return None;
+    }
+    h.rec.etype = etype;
+    Some(etype)
 }
 
 fn ipv4(rd: &mut Reader<'_>, h: &mut Headers<'_>) -> Option<u8> {

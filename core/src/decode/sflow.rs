@@ -15,8 +15,17 @@ const HEADER_ETHERNET: u32 = 1;
 const HEADER_IPV4: u32 = 11;
 const HEADER_IPV6: u32 = 12;
 
-/// Decodes a datagram; returns the number of counter samples appended.
-pub(crate) fn decode(d: &[u8], _exporter: IpAddr, now_ns: u64, batch: &mut Batch, faults: &mut Faults) -> u64 {
+/// What a datagram held besides its flows.
+#[derive(Debug, Default)]
+pub(crate) struct Decoded {
+    /// Interface counter samples appended.
+    pub(crate) counters: u64,
+    /// Flows whose AS path or communities were longer than a record holds (the rest dropped).
+    pub(crate) truncated_lists: u64,
+}
+
+/// Decodes a datagram.
+pub(crate) fn decode(d: &[u8], _exporter: IpAddr, now_ns: u64, batch: &mut Batch, faults: &mut Faults) -> Decoded {
     let mut rd = Reader::new(d);
     let header = (|| {
         rd.skip(4)?;
@@ -30,11 +39,11 @@ pub(crate) fn decode(d: &[u8], _exporter: IpAddr, now_ns: u64, batch: &mut Batch
             Reason::Truncated
         };
         faults.add(Fault::at(reason, rd.pos()));
-        return 0;
+        return Decoded::default();
     };
     let Some(agent) = agent else {
         faults.add(Fault::at(Reason::BadAddressType, 4));
-        return 0;
+        return Decoded::default();
     };
     let base = FlowRecord {
         flow_type: FlowType::Sflow5,
@@ -44,7 +53,7 @@ pub(crate) fn decode(d: &[u8], _exporter: IpAddr, now_ns: u64, batch: &mut Batch
         packets: 1,
         ..FlowRecord::default()
     };
-    let mut counters = 0;
+    let mut out = Decoded::default();
     for _ in 0..samples {
         let at = rd.pos();
         let (Some(format), Some(len)) = (rd.u32(), rd.u32()) else {
@@ -56,10 +65,12 @@ pub(crate) fn decode(d: &[u8], _exporter: IpAddr, now_ns: u64, batch: &mut Batch
             break;
         };
         let ok = match format {
-            1 | 3 => flow_sample(body, format == 3, &base, batch),
+            1 | 3 => flow_sample(body, format == 3, &base, batch).map(|truncated| {
+                out.truncated_lists += u64::from(truncated);
+            }),
             2 | 4 => match counter_sample(body, format == 4, &base, batch) {
                 Some(n) => {
-                    counters += n;
+                    out.counters += n;
                     Ok(())
                 }
                 None => Err(Reason::Truncated),
@@ -70,7 +81,7 @@ pub(crate) fn decode(d: &[u8], _exporter: IpAddr, now_ns: u64, batch: &mut Batch
             faults.add(Fault::at(reason, at));
         }
     }
-    counters
+    out
 }
 
 /// An sFlow `address`: type 1 = IPv4, 2 = IPv6. `Some(None)` for an unknown type.
@@ -82,7 +93,9 @@ fn address(rd: &mut Reader<'_>) -> Option<Option<Addr>> {
     })
 }
 
-fn flow_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Batch) -> Result<(), Reason> {
+/// Appends the sample's flow; returns whether one of its lists was cut to fit. A sample without flow
+/// records describes no traffic and appends nothing.
+fn flow_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Batch) -> Result<bool, Reason> {
     let mut rd = Reader::new(body);
     let head = if expanded {
         // sequence, source id type, source id index, rate, pool, drops, input format/value, output format/value, records
@@ -93,8 +106,12 @@ fn flow_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Batch
         rd.array::<32>().map(|h| (be32(&h, 8), be32(&h, 20) & 0x3fff_ffff, be32(&h, 24) & 0x3fff_ffff, be32(&h, 28)))
     };
     let (rate, input, output, records) = head.ok_or(Reason::Truncated)?;
+    if records == 0 {
+        return Ok(false);
+    }
     let rec = batch.push(base).ok_or(Reason::BatchFull)?;
     let mut lists = None;
+    let mut truncated = false;
     rec.sampling_rate = u64::from(rate);
     rec.in_if = input;
     rec.out_if = output;
@@ -102,7 +119,7 @@ fn flow_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Batch
         for _ in 0..records {
             let format = rd.u32()?;
             let len = rd.u32()? as usize;
-            flow_record(format, rd.take(len)?, rec, &mut lists)?;
+            flow_record(format, rd.take(len)?, rec, &mut lists, &mut truncated)?;
         }
         Some(())
     })();
@@ -114,10 +131,16 @@ fn flow_sample(body: &[u8], expanded: bool, base: &FlowRecord, batch: &mut Batch
     if let Some(lists) = lists {
         batch.attach_lists(lists);
     }
-    Ok(())
+    Ok(truncated)
 }
 
-fn flow_record(format: u32, data: &[u8], rec: &mut FlowRecord, lists: &mut Option<FlowLists>) -> Option<()> {
+fn flow_record(
+    format: u32,
+    data: &[u8],
+    rec: &mut FlowRecord,
+    lists: &mut Option<FlowLists>,
+    truncated: &mut bool,
+) -> Option<()> {
     let mut rd = Reader::new(data);
     match format {
         1 => {
@@ -175,14 +198,15 @@ fn flow_record(format: u32, data: &[u8], rec: &mut FlowRecord, lists: &mut Optio
             rec.src_net = rd.u32()? as u8;
             rec.dst_net = rd.u32()? as u8;
         }
-        1003 => gateway(&mut rd, rec, lists.get_or_insert(FlowLists::EMPTY))?,
+        1003 => gateway(&mut rd, rec, lists.get_or_insert(FlowLists::EMPTY), truncated)?,
         _ => {}
     }
     Some(())
 }
 
-/// Extended gateway: BGP next hop, AS numbers, AS path segments and communities.
-fn gateway(rd: &mut Reader<'_>, rec: &mut FlowRecord, lists: &mut FlowLists) -> Option<()> {
+/// Extended gateway: BGP next hop, AS numbers, AS path segments and communities (`truncated` set when
+/// a list is longer than the record holds).
+fn gateway(rd: &mut Reader<'_>, rec: &mut FlowRecord, lists: &mut FlowLists, truncated: &mut bool) -> Option<()> {
     rec.bgp_next_hop = address(rd)?.unwrap_or_default();
     let own_as = rd.u32()?;
     rec.src_as = rd.u32()?;
@@ -197,14 +221,14 @@ fn gateway(rd: &mut Reader<'_>, rec: &mut FlowRecord, lists: &mut FlowLists) -> 
             if lists.as_path.is_empty() {
                 rec.next_hop_as = asn;
             }
-            lists.as_path.push(asn);
+            *truncated |= !lists.as_path.push(asn);
             last = Some(asn);
         }
     }
     rec.dst_as = last.unwrap_or(own_as);
     let communities = rd.u32()?;
     for _ in 0..communities {
-        lists.bgp_communities.push(rd.u32()?);
+        *truncated |= !lists.bgp_communities.push(rd.u32()?);
     }
     Some(())
 }

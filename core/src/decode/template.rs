@@ -81,6 +81,9 @@ pub(crate) struct Template {
     /// Shortest possible record (variable-length fields count their 1-byte length prefix).
     min_len: usize,
     pub(crate) last_seen_s: u64,
+    /// When data last used it (0: never): what makes it worth keeping when the cache is full. A
+    /// `Cell`, so decoding marks it through the shared borrow the decoder walks sets with.
+    pub(crate) last_used_s: std::cell::Cell<u64>,
 }
 
 /// Values an options data record carries for its exporter.
@@ -143,7 +146,16 @@ impl Template {
             fixed_len: (!variable).then_some(min_len),
             min_len,
             last_seen_s: now_s,
+            last_used_s: std::cell::Cell::new(0),
         })
+    }
+
+    /// Bytes the compiled template holds: itself, its fields and both op lists.
+    pub(crate) fn bytes(&self) -> usize {
+        std::mem::size_of::<Template>()
+            + std::mem::size_of_val(&*self.specs)
+            + std::mem::size_of_val(&*self.ops)
+            + std::mem::size_of_val(&*self.mapped)
     }
 
     /// Whether this template has exactly these fields (a refresh, not a change).
@@ -264,8 +276,8 @@ impl Template {
             let mut s = Scratch::default();
             self.walk(record, |op, v| fields::apply(op.target, v, &mut rec, &mut s));
             opts.records += 1;
-            if s.sampling != 0 {
-                opts.sampling = s.sampling;
+            if s.sampling_rate() != 0 {
+                opts.sampling = s.sampling_rate();
             }
             if s.sys_init_ms != 0 {
                 opts.sys_init_ms = s.sys_init_ms;

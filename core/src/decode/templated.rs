@@ -95,6 +95,7 @@ impl Context<'_> {
             let Some(tpl) = template else {
                 return faults.add(Fault { reason: Reason::MissingTemplate, offset: at, template_id: Some(id) });
             };
+            tpl.last_used_s.set(now_s);
             clock.sys_init_ms = sys_init_ms;
             let mut sink = Sink {
                 batch: &mut *batch,

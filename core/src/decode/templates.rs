@@ -1,11 +1,21 @@
 //! The template cache of the NetFlow v9 and IPFIX decoders, keyed by (exporter address, protocol,
 //! observation domain / source id, template id).
 //!
-//! Bounded three ways so that a template flood, however spoofed, cannot exhaust memory: sources
-//! (exporter × domain), templates per source, templates overall; a template's size is bounded by
+//! Bounded four ways so that a template flood, however spoofed, cannot exhaust memory: sources
+//! (exporter × domain), templates per source, templates overall, and the bytes of the compiled
+//! templates; a template's size is bounded by
 //! [`MAX_TEMPLATE_FIELDS`](super::template::MAX_TEMPLATE_FIELDS). Templates expire after a TTL without
 //! refresh, are withdrawn on request (IPFIX), and the whole cache can be exported and imported so a
 //! restarted collector decodes data at once instead of waiting for the next template refresh.
+//!
+//! **Fair when full.** No sender can keep another's templates out by filling the cache: a new
+//! template that does not fit evicts instead of being refused. What goes is what data has used
+//! least recently (never, for a flood of templates alone — re-sending a template does not count as
+//! use), and only from exporters holding more than their share (the bound divided by the exporters
+//! held); a source full of its own templates makes room among its own; when every source slot is
+//! taken, the sources data has not used for [`RECENT_USE_S`] go first. Evictions go in batches of a
+//! sixteenth of the bound, so a flood against a full cache costs one scan per batch, not one per
+//! template.
 
 use std::net::IpAddr;
 
@@ -26,14 +36,32 @@ pub struct TemplateLimits {
     pub max_templates: usize,
     /// A template not refreshed for this many seconds is forgotten.
     pub ttl_secs: u64,
+    /// Most bytes of compiled templates (see the module's notes on what is evicted).
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: usize,
 }
 
+fn default_max_bytes() -> usize {
+    TemplateLimits::default().max_bytes
+}
+
+/// A source whose templates data used within this many seconds is not evicted to make room for
+/// another source.
+pub const RECENT_USE_S: u64 = 300;
+
 impl Default for TemplateLimits {
-    /// 16K sources, 1024 templates each, 64K overall, 1 hour TTL: far above real deployments (an
-    /// exporter typically uses < 50 templates and refreshes them every few minutes), while a flood is
-    /// held to at most ~400 MiB of plans in the worst case of maximal templates.
+    /// 16K sources, 1024 templates each, 64K overall, 64 MiB of compiled templates, 1 hour TTL: far
+    /// above real deployments (an exporter typically uses < 50 templates of ~20 fields, ~2 KiB each,
+    /// and refreshes them every few minutes); a flood of the largest templates (512 fields, ~28 KiB)
+    /// is held to the 64 MiB.
     fn default() -> Self {
-        TemplateLimits { max_sources: 16_384, max_templates_per_source: 1024, max_templates: 65_536, ttl_secs: 3600 }
+        TemplateLimits {
+            max_sources: 16_384,
+            max_templates_per_source: 1024,
+            max_templates: 65_536,
+            ttl_secs: 3600,
+            max_bytes: 64 << 20,
+        }
     }
 }
 
@@ -61,6 +89,10 @@ pub struct TemplateCache {
     sources: FxHashMap<SourceKey, Source>,
     limits: TemplateLimits,
     templates: usize,
+    /// Bytes of the compiled templates held.
+    bytes: usize,
+    /// Templates evicted to make room since the cache was made.
+    evicted: u64,
     /// When a full cache last looked for expired templates: at most once a second, so that a flood of
     /// new templates against a full cache costs one scan a second, not one per template.
     last_purge_s: Option<u64>,
@@ -76,7 +108,17 @@ pub(crate) enum Learned {
 impl TemplateCache {
     /// An empty cache with these bounds.
     pub fn new(limits: TemplateLimits) -> Self {
-        TemplateCache { sources: FxHashMap::default(), limits, templates: 0, last_purge_s: None }
+        TemplateCache { sources: FxHashMap::default(), limits, templates: 0, bytes: 0, evicted: 0, last_purge_s: None }
+    }
+
+    /// Bytes of the compiled templates held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Templates evicted to make room for others so far.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     /// Number of templates held.
@@ -144,30 +186,130 @@ impl TemplateCache {
         if !self.sources.contains_key(&key) && self.sources.len() >= self.limits.max_sources {
             self.purge_when_full(now_s);
             if self.sources.len() >= self.limits.max_sources {
+                self.evict_cold_sources(now_s);
+            }
+            if self.sources.len() >= self.limits.max_sources {
                 return Err(Reason::SourceLimit);
             }
         }
-        let replaces = self.sources.get(&key).is_some_and(|s| s.templates.contains_key(&id));
-        if !replaces {
-            let held = self.sources.get(&key).map_or(0, |s| s.templates.len());
-            if held >= self.limits.max_templates_per_source || self.templates >= self.limits.max_templates {
-                self.purge_when_full(now_s);
-                let held = self.sources.get(&key).map_or(0, |s| s.templates.len());
-                if held >= self.limits.max_templates_per_source || self.templates >= self.limits.max_templates {
-                    return Err(Reason::TemplateLimit);
-                }
-            }
-            self.templates += 1;
+        let replaced = self.sources.get_mut(&key).and_then(|s| s.templates.remove(&id));
+        if let Some(old) = &replaced {
+            self.templates -= 1;
+            self.bytes -= old.bytes();
         }
+        let held = self.sources.get(&key).map_or(0, |s| s.templates.len());
+        if held >= self.limits.max_templates_per_source {
+            self.evict_coldest_of(&key);
+        }
+        if self.templates >= self.limits.max_templates || self.bytes + tpl.bytes() > self.limits.max_bytes {
+            self.purge_when_full(now_s);
+            if self.templates >= self.limits.max_templates || self.bytes + tpl.bytes() > self.limits.max_bytes {
+                self.evict_over_share(key.exporter, tpl.bytes());
+            }
+            if self.templates >= self.limits.max_templates || self.bytes + tpl.bytes() > self.limits.max_bytes {
+                return Err(Reason::TemplateLimit);
+            }
+        }
+        self.templates += 1;
+        self.bytes += tpl.bytes();
         self.sources.entry(key).or_default().templates.insert(id, tpl);
         Ok(Learned::New)
     }
 
+    /// Evicts a source's own least recently used template (data use, then refresh), to make room in
+    /// that source.
+    fn evict_coldest_of(&mut self, key: &SourceKey) {
+        let Some(src) = self.sources.get_mut(key) else { return };
+        let coldest = src.templates.iter().min_by_key(|(_, t)| (t.last_used_s.get(), t.last_seen_s)).map(|(&id, _)| id);
+        if let Some(t) = coldest.and_then(|id| src.templates.remove(&id)) {
+            self.templates -= 1;
+            self.bytes -= t.bytes();
+            self.evicted += 1;
+        }
+    }
+
+    /// Makes room for `needed` bytes and one template of `requester`: evicts the least recently used
+    /// templates of the exporters holding more than their share — and the requester's own, when it
+    /// holds its share already — a sixteenth of the bound at a time, never taking another exporter
+    /// below its share.
+    fn evict_over_share(&mut self, requester: IpAddr, needed: usize) {
+        let mut held: FxHashMap<IpAddr, (usize, usize)> = FxHashMap::default();
+        for (k, s) in &self.sources {
+            let e = held.entry(k.exporter).or_default();
+            e.0 += s.templates.len();
+            e.1 += s.templates.values().map(Template::bytes).sum::<usize>();
+        }
+        let exporters = held.len().max(1);
+        let (share, share_bytes) = (self.limits.max_templates / exporters, self.limits.max_bytes / exporters);
+        let mut candidates: Vec<(u64, u64, SourceKey, u16, usize)> = self
+            .sources
+            .iter()
+            .filter(|(k, _)| {
+                held.get(&k.exporter).is_some_and(|&(n, b)| {
+                    n > share
+                        || b > share_bytes
+                        || (k.exporter == requester && (n >= share || b + needed > share_bytes))
+                })
+            })
+            .flat_map(|(k, s)| {
+                s.templates.iter().map(move |(&id, t)| (t.last_used_s.get(), t.last_seen_s, *k, id, t.bytes()))
+            })
+            .collect();
+        candidates.sort_unstable_by_key(|c| (c.0, c.1));
+        let batch = (self.limits.max_templates / 16).max(1);
+        let mut count = 0;
+        for (_, _, key, id, bytes) in candidates {
+            let done = count >= batch
+                && self.templates < self.limits.max_templates
+                && self.bytes + needed <= self.limits.max_bytes;
+            if done {
+                break;
+            }
+            let Some(h) = held.get_mut(&key.exporter) else { continue };
+            if h.0 <= share && h.1 <= share_bytes && key.exporter != requester {
+                continue;
+            }
+            if let Some(src) = self.sources.get_mut(&key)
+                && src.templates.remove(&id).is_some()
+            {
+                *h = (h.0 - 1, h.1.saturating_sub(bytes));
+                self.templates -= 1;
+                self.bytes -= bytes;
+                self.evicted += 1;
+                count += 1;
+            }
+        }
+        self.sources.retain(|_, s| !s.templates.is_empty());
+    }
+
+    /// Makes room for a source: evicts the sources data has not used for [`RECENT_USE_S`], least
+    /// recently used first (never used first of all), a sixteenth of the bound at a time.
+    fn evict_cold_sources(&mut self, now_s: u64) {
+        let last_use = |s: &Source| s.templates.values().map(|t| t.last_used_s.get()).max().unwrap_or(0);
+        let mut cold: Vec<(u64, SourceKey)> = self
+            .sources
+            .iter()
+            .map(|(k, s)| (last_use(s), *k))
+            .filter(|(used, _)| *used == 0 || now_s.saturating_sub(*used) > RECENT_USE_S)
+            .collect();
+        cold.sort_unstable_by_key(|c| c.0);
+        for (_, key) in cold.into_iter().take((self.limits.max_sources / 16).max(1)) {
+            if let Some(src) = self.sources.remove(&key) {
+                self.templates -= src.templates.len();
+                self.bytes -= src.templates.values().map(Template::bytes).sum::<usize>();
+                self.evicted += src.templates.len() as u64;
+            }
+        }
+    }
+
     /// Forgets template `id` of a source (IPFIX withdrawal, RFC 7011 §8.1). Returns whether it existed.
     pub(crate) fn withdraw(&mut self, key: &SourceKey, id: u16) -> bool {
-        let removed = self.sources.get_mut(key).and_then(|s| s.templates.remove(&id)).is_some();
-        self.templates -= usize::from(removed);
-        removed
+        let removed = self.sources.get_mut(key).and_then(|s| s.templates.remove(&id));
+        if let Some(t) = &removed {
+            self.templates -= 1;
+            self.bytes -= t.bytes();
+        }
+        removed.is_some()
     }
 
     /// Forgets every (options) template of a source (IPFIX "all templates" withdrawal).
@@ -175,8 +317,14 @@ impl TemplateCache {
         let Some(src) = self.sources.get_mut(key) else {
             return 0;
         };
-        let before = src.templates.len();
-        src.templates.retain(|_, t| t.is_options() != options);
+        let (before, bytes) = (src.templates.len(), &mut self.bytes);
+        src.templates.retain(|_, t| {
+            let keep = t.is_options() != options;
+            if !keep {
+                *bytes -= t.bytes();
+            }
+            keep
+        });
         let removed = before - src.templates.len();
         self.templates -= removed;
         removed
@@ -194,14 +342,20 @@ impl TemplateCache {
     /// templates were dropped.
     pub fn purge_expired(&mut self, now_s: u64) -> usize {
         let ttl = self.limits.ttl_secs;
-        let mut removed = 0;
+        let (mut removed, mut bytes) = (0, 0);
         self.sources.retain(|_, src| {
-            let before = src.templates.len();
-            src.templates.retain(|_, t| now_s.saturating_sub(t.last_seen_s) <= ttl);
-            removed += before - src.templates.len();
+            src.templates.retain(|_, t| {
+                let live = now_s.saturating_sub(t.last_seen_s) <= ttl;
+                if !live {
+                    removed += 1;
+                    bytes += t.bytes();
+                }
+                live
+            });
             !src.templates.is_empty()
         });
         self.templates -= removed;
+        self.bytes -= bytes;
         removed
     }
 
@@ -251,6 +405,8 @@ impl TemplateCache {
             sources: self.sources.clone(),
             limits: self.limits,
             templates: self.templates,
+            bytes: self.bytes,
+            evicted: self.evicted,
             last_purge_s: self.last_purge_s,
         };
         let mut loaded = 0;
@@ -318,23 +474,80 @@ mod tests {
     }
 
     fn limits() -> TemplateLimits {
-        TemplateLimits { max_sources: 2, max_templates_per_source: 3, max_templates: 4, ttl_secs: 100 }
+        TemplateLimits {
+            max_sources: 2,
+            max_templates_per_source: 3,
+            max_templates: 4,
+            ttl_secs: 100,
+            max_bytes: 1 << 20,
+        }
+    }
+
+    /// Data used template `id` of `k` at `at`.
+    fn used(c: &TemplateCache, k: SourceKey, id: u16, at: u64) {
+        c.sources[&k].templates[&id].last_used_s.set(at);
+    }
+
+    fn ids(c: &TemplateCache, k: SourceKey) -> Vec<u16> {
+        let mut ids: Vec<u16> = c.sources.get(&k).map(|s| s.templates.keys().copied().collect()).unwrap_or_default();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Unix time in the tests: templates never used by data are cold, whatever "now" is.
+    const NOW: u64 = 1_800_000_000;
+
+    #[test]
+    fn a_flood_from_one_exporter_evicts_its_own_templates_never_the_ones_data_uses() {
+        let mut c = TemplateCache::new(limits());
+        c.learn(key(1), 256, &fields(), 0, false, NOW).expect("room");
+        used(&c, key(1), 256, NOW);
+        // key(2) sends templates and never data: past its source's bound it replaces its own coldest.
+        for id in 300..340 {
+            assert_eq!(c.learn(key(2), id, &fields(), 0, false, NOW), Ok(Learned::New));
+            assert!(c.len() <= 4 && ids(&c, key(2)).len() <= 3);
+        }
+        assert_eq!(ids(&c, key(1)), [256], "the template data uses stays");
+        // Everything full: a second template of key(1) evicts key(2)'s over its share (2 of 4).
+        c.learn(key(1), 257, &fields(), 0, false, NOW).expect("room");
+        assert_eq!((ids(&c, key(1)), ids(&c, key(2)).len(), c.len()), (vec![256, 257], 2, 4));
+        assert!(c.evicted() >= 38);
+        // Re-sending a known template is a refresh, allowed even when full.
+        assert_eq!(c.learn(key(1), 256, &fields(), 0, false, NOW + 5), Ok(Learned::Refreshed));
+        assert_eq!(
+            c.bytes(),
+            c.sources.values().flat_map(|s| s.templates.values()).map(Template::bytes).sum::<usize>()
+        );
     }
 
     #[test]
-    fn a_template_flood_is_bounded_per_source_and_overall() {
+    fn spoofed_sources_give_way_to_a_real_exporter_but_one_data_uses_stays() {
         let mut c = TemplateCache::new(limits());
-        for id in 256..259 {
-            assert_eq!(c.learn(key(1), id, &fields(), 0, false, 0), Ok(Learned::New));
+        c.learn(key(1), 256, &fields(), 0, false, NOW).expect("room");
+        used(&c, key(1), 256, NOW);
+        for spoofed in 100..140 {
+            assert_eq!(c.learn(key(spoofed), 256, &fields(), 0, false, NOW), Ok(Learned::New), "{spoofed}");
+            assert_eq!(ids(&c, key(1)), [256]);
         }
-        assert_eq!(c.learn(key(1), 259, &fields(), 0, false, 0), Err(Reason::TemplateLimit));
-        assert_eq!(c.learn(key(2), 256, &fields(), 0, false, 0), Ok(Learned::New));
-        assert_eq!(c.learn(key(2), 257, &fields(), 0, false, 0), Err(Reason::TemplateLimit));
-        assert_eq!(c.learn(key(3), 256, &fields(), 0, false, 0), Err(Reason::SourceLimit));
-        assert_eq!(c.len(), 4);
-        assert_eq!(c.sources(), 2);
-        // Re-sending a known template is a refresh, allowed even when full.
-        assert_eq!(c.learn(key(1), 256, &fields(), 0, false, 5), Ok(Learned::Refreshed));
+        assert_eq!(c.learn(key(2), 256, &fields(), 0, false, NOW), Ok(Learned::New), "a new exporter gets a source");
+        used(&c, key(2), 256, NOW);
+        // Both sources used by data within RECENT_USE_S: a new source is refused, not let in by evicting them.
+        assert_eq!(c.learn(key(3), 256, &fields(), 0, false, NOW + 10), Err(Reason::SourceLimit));
+        assert_eq!(c.learn(key(3), 256, &fields(), 0, false, NOW + RECENT_USE_S + 1), Ok(Learned::New));
+    }
+
+    #[test]
+    fn the_byte_budget_holds_and_makes_room_like_the_count() {
+        let one = Template::compile(&fields(), 0, false, 0).expect("template").bytes();
+        let mut c = TemplateCache::new(TemplateLimits { max_bytes: 3 * one, ..limits() });
+        let (a, b) = (key(1), SourceKey { domain: 2, ..key(1) });
+        for id in 256..259 {
+            c.learn(a, id, &fields(), 0, false, NOW).expect("room");
+        }
+        used(&c, a, 256, NOW);
+        c.learn(b, 256, &fields(), 0, false, NOW).expect("the coldest makes room");
+        assert!(c.bytes() <= 3 * one && c.len() == 3);
+        assert!(ids(&c, a).contains(&256), "the template data used stays");
     }
 
     #[test]
@@ -342,8 +555,12 @@ mod tests {
         let mut c = TemplateCache::new(limits());
         c.learn(key(1), 256, &fields(), 0, false, 0).expect("room");
         c.learn(key(2), 256, &fields(), 0, false, 150).expect("room");
+        // Both used by data just now: not evictable, only expiry makes room.
+        used(&c, key(1), 256, 150);
+        used(&c, key(2), 256, 150);
         // At 150, key(1)'s template has expired: the full cache purges it to admit key(3).
         assert_eq!(c.learn(key(3), 256, &fields(), 0, false, 150), Ok(Learned::New));
+        used(&c, key(3), 256, 150);
         assert_eq!(c.last_purge_s, Some(150));
         // Still full at 200 (nothing expired): one scan, then refusals without scanning again.
         assert_eq!(c.learn(key(4), 256, &fields(), 0, false, 200), Err(Reason::SourceLimit));

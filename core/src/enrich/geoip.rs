@@ -3,7 +3,11 @@
 //! range tables with interned names, so a lookup is a few memory reads and never decodes MMDB data.
 //!
 //! The City and ASN databases are overlaid into one table per address family, so one lookup answers
-//! both. IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) are looked up as IPv4. A corrupt or truncated database is an error and builds nothing: the caller keeps what it had.
+//! both. IPv6 addresses that MaxMind databases alias to their IPv4 data are looked up as IPv4, as
+//! `maxminddb` answers them: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), 6to4
+//! (`2002:AABB:CCDD::/48`: a.b.c.d in bits 16–48) and Teredo (`2001:0:AABB:CCDD::`: the server's
+//! address in bits 32–64). A corrupt or truncated database is an error and builds nothing: the caller
+//! keeps what it had.
 
 use std::net::IpAddr;
 
@@ -120,7 +124,7 @@ impl GeoTable {
     /// (ids are only meaningful for this table).
     #[inline]
     pub fn answer_id(&self, ip: IpAddr) -> Option<u32> {
-        self.table.get(ip)
+        self.table.get(ipv4_alias(ip))
     }
 
     /// The answer an [`Self::answer_id`] stands for (empty for `None` or an unknown id).
@@ -170,6 +174,25 @@ fn networks<'a>(
         nets.push(lookup.network().map_err(err)?, id);
     }
     Ok(AddrTable::disjoint(nets))
+}
+
+/// The IPv4 address a MaxMind database answers for `ip` when `ip` is one of the IPv6 ranges it aliases
+/// to its IPv4 tree (`::/96`, `2002::/16`, `2001::/32`); `ip` itself otherwise (IPv4-mapped addresses
+/// are the range table's own concern).
+#[inline]
+fn ipv4_alias(ip: IpAddr) -> IpAddr {
+    let IpAddr::V6(v6) = ip else { return ip };
+    let bits = u128::from(v6);
+    let v4 = if bits >> 32 == 0 {
+        bits as u32
+    } else if bits >> 112 == 0x2002 {
+        (bits >> 80) as u32
+    } else if bits >> 96 == 0x2001_0000 {
+        (bits >> 64) as u32
+    } else {
+        return ip;
+    };
+    IpAddr::V4(v4.into())
 }
 
 /// The id of `value` in `values`, adding it if new.

@@ -50,6 +50,20 @@ impl Addr {
         self.len == 0
     }
 
+    /// The EtherType of the address's family: 0x0800 for IPv4, 0x86dd for IPv6, 0 when absent.
+    pub const fn etype(&self) -> u16 {
+        match self.len {
+            4 => 0x0800,
+            16 => 0x86dd,
+            _ => 0,
+        }
+    }
+
+    /// Whether the address is absent or all zeros (`0.0.0.0`, `::`).
+    pub const fn is_unspecified(&self) -> bool {
+        u128::from_le_bytes(self.octets) == 0
+    }
+
     /// The address as a standard library value, `None` when absent.
     pub fn ip(&self) -> Option<IpAddr> {
         match self.len {

@@ -1,0 +1,100 @@
+//! helios-flowd under hostile input, as an attacker would send it: its service port with the
+//! process's file descriptors used up by connections (it does not spin on failing accepts and
+//! answers `/healthz` again once they go: the shared HTTP layer, `helios_service::http`), and
+//! datagrams that only cause decode errors, which the metrics show within seconds whatever the
+//! outputs (no row ever flows to trigger a flush).
+
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use helios_testkit::free_port;
+
+/// CPU seconds the process `pid` has used (user + system; the kernel counts 100 ticks a second).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let fields: Vec<&str> = stat.rsplit_once(')').expect("comm").1.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    ticks as f64 / 100.0
+}
+
+fn healthy(http: SocketAddr) -> bool {
+    helios_testkit::http_get(http, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+}
+
+#[test]
+fn descriptor_exhaustion_neither_spins_nor_wedges_the_service() {
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let udp = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let script = format!(
+        "ulimit -n 128 && exec {} --listen {udp} --http {http} --clickhouse-url http://127.0.0.1:9/",
+        env!("CARGO_BIN_EXE_helios-flowd")
+    );
+    let mut child =
+        Command::new("bash").args(["-c", &script]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("flowd");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !healthy(http) {
+        assert!(Instant::now() < deadline, "flowd did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // More connections than the process has descriptors: the rest wait in the backlog.
+    let hogs: Vec<TcpStream> = (0..300).filter_map(|_| TcpStream::connect(http).ok()).collect();
+    assert!(hogs.len() >= 200, "{} connections", hogs.len());
+    std::thread::sleep(Duration::from_secs(1));
+    let before = cpu_seconds(child.id());
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_seconds(child.id()) - before;
+    assert!(used < 1.0, "{used:.2} CPU-s in 3 s with descriptors exhausted: the accept loop spins");
+    drop(hogs);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !healthy(http) {
+        assert!(Instant::now() < deadline, "/healthz did not come back once the connections went");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// An IPFIX datagram whose one data set names template 300, which was never sent.
+fn data_without_template() -> Vec<u8> {
+    let mut d = vec![0, 10, 0, 28, 0x65, 0x4f, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7];
+    d.extend_from_slice(&[0x01, 0x2c, 0, 12, 1, 2, 3, 4, 5, 6, 7, 8]);
+    d
+}
+
+#[test]
+fn decode_errors_reach_the_metrics_within_seconds_with_kafka_only_outputs() {
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let udp = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let args: Vec<String> = [
+        "--listen",
+        &udp.to_string(),
+        "--http",
+        &http.to_string(),
+        "--set",
+        "outputs.clickhouse=false",
+        "--set",
+        "outputs.kafka_raw=true",
+        "--set",
+        "kafka.brokers=127.0.0.1:9",
+    ]
+    .map(String::from)
+    .into();
+    let service = helios_testkit::Service::start(env!("CARGO_BIN_EXE_helios-flowd"), &args, http);
+    service.wait_for(&["/healthz"], Duration::from_secs(30));
+    let sender = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    for _ in 0..25 {
+        sender.send_to(&data_without_template(), udp).expect("send");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let counted = |m: &str| {
+        m.lines()
+            .find_map(|l| l.strip_prefix(r#"helios_flowd_decode_errors_total{reason="missing_template"} "#))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    while counted(&service.metrics()) < 25 {
+        assert!(Instant::now() < deadline, "decode errors not in /metrics after 5 s:\n{}", service.metrics());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

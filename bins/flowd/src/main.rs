@@ -117,6 +117,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let saved_templates = load_saved_templates(config.template_dir.as_deref())?;
     let mut threads = Vec::new();
     let decoders = (config.listen.len() * config.workers).max(1);
+    let exporter_series = Arc::new(metrics::ExporterSeries::new(config.max_exporter_series));
     let templates = TemplateLimits { max_bytes: config.template_memory_bytes / decoders, ..TemplateLimits::default() };
     for addr in &config.listen {
         for n in 0..config.workers {
@@ -145,7 +146,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 }),
                 published: published.clone(),
                 metrics: metrics.clone(),
-                max_exporter_series: config.max_exporter_series,
+                exporter_series: exporter_series.clone(),
+                other_series: Default::default(),
                 token_prefix: format!("flowd-{instance}-{addr}-{n}"),
             };
             let stop = stop.clone();

@@ -15,6 +15,28 @@ pub struct ExporterLabels {
     pub protocol: &'static str,
 }
 
+/// Which (exporter, protocol) pairs have series of their own: at most `max` for the whole process,
+/// shared by every worker (an exporter's datagrams may reach several, one per listener), so a flood
+/// from spoofed addresses grows the metrics by `max` series at most. The rest count as `other`.
+#[derive(Debug)]
+pub struct ExporterSeries {
+    admitted: std::sync::Mutex<rustc_hash::FxHashSet<(std::net::IpAddr, &'static str)>>,
+    max: usize,
+}
+
+impl ExporterSeries {
+    /// Room for `max` pairs.
+    pub fn new(max: usize) -> ExporterSeries {
+        ExporterSeries { admitted: Default::default(), max }
+    }
+
+    /// Whether `exporter` gets series of its own for `protocol` (it has them, or there is room).
+    pub fn admit(&self, exporter: std::net::IpAddr, protocol: &'static str) -> bool {
+        let mut admitted = self.admitted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        admitted.contains(&(exporter, protocol)) || (admitted.len() < self.max && admitted.insert((exporter, protocol)))
+    }
+}
+
 /// A bounded reason.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {

@@ -20,7 +20,7 @@ use helios_udp::BatchReceiver;
 use prometheus_client::metrics::counter::Counter;
 use rustc_hash::FxHashMap;
 
-use crate::metrics::{ExporterLabels, Metrics, MissLabels, ReasonLabels};
+use crate::metrics::{ExporterLabels, ExporterSeries, Metrics, MissLabels, ReasonLabels};
 use crate::sink::Queue;
 
 /// Records per datagram, at most (a 64 KiB datagram of the smallest records stays below it).
@@ -41,7 +41,10 @@ pub struct Worker {
     /// Shared metrics.
     pub metrics: Metrics,
     /// Per-exporter series at most (beyond: `other`).
-    pub max_exporter_series: usize,
+    /// Which exporters have series of their own, process-wide.
+    pub exporter_series: Arc<ExporterSeries>,
+    /// The `other` series of each protocol, once made.
+    pub other_series: FxHashMap<Protocol, Series>,
     /// Prefix of this worker's block tokens (unique per process and worker).
     pub token_prefix: String,
     /// Where this worker saves its templates.
@@ -185,7 +188,7 @@ impl Worker {
     }
 
     fn series(
-        &self,
+        &mut self,
         series: &mut FxHashMap<(IpAddr, Protocol), Series>,
         exporter: IpAddr,
         protocol: Protocol,
@@ -193,14 +196,18 @@ impl Worker {
         if let Some(s) = series.get(&(exporter, protocol)) {
             return s.clone();
         }
-        let name = if series.len() < self.max_exporter_series { exporter.to_string() } else { "other".to_owned() };
-        let labels = ExporterLabels { exporter: name, protocol: protocol.as_str() };
-        let s =
-            (self.metrics.datagrams.get_or_create(&labels).clone(), self.metrics.flows.get_or_create(&labels).clone());
-        if series.len() < self.max_exporter_series {
+        let metrics = &self.metrics;
+        let make = |name: String| {
+            let labels = ExporterLabels { exporter: name, protocol: protocol.as_str() };
+            (metrics.datagrams.get_or_create(&labels).clone(), metrics.flows.get_or_create(&labels).clone())
+        };
+        if self.exporter_series.admit(exporter, protocol.as_str()) {
+            // Bounded: only admitted pairs are kept, at most the process-wide maximum.
+            let s = make(exporter.to_string());
             series.insert((exporter, protocol), s.clone());
+            return s;
         }
-        s
+        self.other_series.entry(protocol).or_insert_with(|| make("other".to_owned())).clone()
     }
 
     fn count_misses(&self, enriched: &[Enriched], snapshot: &helios_core::enrich::published::Snapshot) {

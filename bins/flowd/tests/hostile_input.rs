@@ -98,3 +98,64 @@ fn decode_errors_reach_the_metrics_within_seconds_with_kafka_only_outputs() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A NetFlow v5 header announcing no records.
+fn empty_v5() -> Vec<u8> {
+    let mut d = vec![0, 5, 0, 0];
+    d.extend_from_slice(&[0; 20]);
+    d
+}
+
+#[test]
+fn per_exporter_series_are_capped_for_the_whole_process() {
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let udp = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let args: Vec<String> = [
+        "--listen",
+        &udp.to_string(),
+        "--http",
+        &http.to_string(),
+        "--set",
+        "workers=2",
+        "--set",
+        "max_exporter_series=3",
+        "--set",
+        "outputs.clickhouse=false",
+        "--set",
+        "outputs.kafka_raw=true",
+        "--set",
+        "kafka.brokers=127.0.0.1:9",
+    ]
+    .map(String::from)
+    .into();
+    let service = helios_testkit::Service::start(env!("CARGO_BIN_EXE_helios-flowd"), &args, http);
+    service.wait_for(&["/healthz"], Duration::from_secs(30));
+    // Twenty "exporters" (loopback answers on all of 127/8), each from several ports so the kernel
+    // spreads them over both workers.
+    for host in 2..22u8 {
+        for _ in 0..4 {
+            let sender = UdpSocket::bind((std::net::Ipv4Addr::new(127, 0, 0, host), 0)).expect("bind");
+            sender.send_to(&empty_v5(), udp).expect("send");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = service.metrics();
+        let counted: u64 = metrics
+            .lines()
+            .filter(|l| l.starts_with("helios_flowd_datagrams_total{"))
+            .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<u64>().ok()))
+            .sum();
+        if counted == 80 {
+            let exporters: std::collections::BTreeSet<&str> = metrics
+                .lines()
+                .filter(|l| l.starts_with("helios_flowd_datagrams_total{"))
+                .filter_map(|l| l.split("exporter=\"").nth(1).and_then(|r| r.split('"').next()))
+                .collect();
+            assert!(exporters.contains("other") && exporters.len() == 4, "{exporters:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{counted} of 80 datagrams counted:\n{metrics}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -354,7 +354,7 @@ fn every_panel_returns_data_from_a_real_prometheus_holding_a_day_of_metrics() {
     prometheus.wait_for(&["/-/ready"], Duration::from_secs(60));
 
     // Grafana's substitutions: every variable "All"; the rate window 4 x the 5-minute resolution; the
-    // range of the dashboard (24 h); the step a 1,000-pixel graph asks for over 24 h.
+    // range of the dashboard (24 h); the step the panel asks for over 24 h (below).
     let substitute = |expr: &str| {
         let mut e =
             expr.replace("$__rate_interval", "20m").replace("$__range", "24h").replace("$interface", "xe-0/0/1");
@@ -374,11 +374,15 @@ fn every_panel_returns_data_from_a_real_prometheus_holding_a_day_of_metrics() {
             for target in panel["targets"].as_sequence().expect("targets") {
                 let expr = substitute(target["expr"].as_str().expect("expr"));
                 let instant = target["instant"].as_bool() == Some(true);
+                // Grafana's step: the range over the panel's most data points (its width, ~1,000 px,
+                // unless the panel sets fewer).
+                let points = panel["maxDataPoints"].as_u64().unwrap_or(1000);
+                let step = (24 * 3600_u64).div_ceil(points);
                 let path = if instant {
                     format!("/api/v1/query?query={}&time={end}", url_encode(&expr))
                 } else {
                     format!(
-                        "/api/v1/query_range?query={}&start={}&end={end}&step=120",
+                        "/api/v1/query_range?query={}&start={}&end={end}&step={step}",
                         url_encode(&expr),
                         end - 24 * 3600
                     )

@@ -63,9 +63,13 @@ export function metricsDashboard(uid: string, title: string, description: string
   return inventoryDashboard('metrics', uid, title, description);
 }
 
-/** A time series panel of one or more queries ([expr, legend] pairs). */
+/**
+ * A time series panel of one or more queries ([expr, legend] pairs), at most 300 points a series: a
+ * point every ~5 minutes over a day (what a 24 h graph can show), and a quarter of the work a
+ * 1,200-pixel panel would ask of Thanos over a Large inventory (perf/README.md, SC-004).
+ */
 export function graph(title: string, unit: string, queries: [string, string][], width = 12): timeseries.PanelBuilder {
-  let p = new timeseries.PanelBuilder().title(title).unit(unit).datasource(thanos).height(8).span(width);
+  let p = new timeseries.PanelBuilder().title(title).unit(unit).datasource(thanos).height(8).span(width).maxDataPoints(300);
   for (const [expr, legend] of queries) {
     p = p.withTarget(query(expr, legend));
   }

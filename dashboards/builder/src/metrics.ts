@@ -4,6 +4,11 @@ import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { graph, list, metricsDashboard, sel, single } from './common';
 
 const row = (title: string) => new dashboard.RowBuilder(title);
+// Graphs of one series per device or interface show the 20 that matter most at each step: with
+// "All" over a Large inventory (2,000+ interfaces) more lines are unreadable, and their points are
+// most of what a query returns (perf/README.md, SC-004).
+const top = (expr: string) => `topk(20, ${expr})`;
+const worst = (expr: string) => `bottomk(20, ${expr})`;
 const inBps = `sum by (device, ifName) (rate(ifHCInOctets{${sel}}[$__rate_interval])) * 8`;
 const outBps = `sum by (device, ifName) (rate(ifHCOutOctets{${sel}}[$__rate_interval])) * 8`;
 const errorsPerSecond = `rate(ifInErrors{${sel}}[$__rate_interval]) + rate(ifOutErrors{${sel}}[$__rate_interval])`;
@@ -27,20 +32,20 @@ export const metricsDashboards: dashboard.DashboardBuilder[] = [
 
   metricsDashboard('helios-interface-analytics', 'Interface Analytics', 'Traffic, errors, discards and status of each interface (SNMP and gNMI).')
     .withRow(row('Traffic'))
-    .withPanel(graph('Received', 'bps', [[inBps, '{{device}} {{ifName}}']]))
-    .withPanel(graph('Sent', 'bps', [[outBps, '{{device}} {{ifName}}']]))
-    .withPanel(graph('Received (gNMI)', 'bps', [[`sum by (device, interface_name) (rate(gnmic_interfaces_interface_state_counters_in_octets{${sel}}[$__rate_interval])) * 8`, '{{device}} {{interface_name}}']]))
-    .withPanel(graph('Utilisation', 'percentunit', [[`sum by (device, ifName) (rate(ifHCInOctets{${sel}}[$__rate_interval]) * 8) / sum by (device, ifName) (ifHighSpeed{${sel}} * 1e6 > 0)`, '{{device}} {{ifName}} in']]))
+    .withPanel(graph('Received (top 20)', 'bps', [[top(inBps), '{{device}} {{ifName}}']]))
+    .withPanel(graph('Sent (top 20)', 'bps', [[top(outBps), '{{device}} {{ifName}}']]))
+    .withPanel(graph('Received (gNMI, top 20)', 'bps', [[top(`sum by (device, interface_name) (rate(gnmic_interfaces_interface_state_counters_in_octets{${sel}}[$__rate_interval])) * 8`), '{{device}} {{interface_name}}']]))
+    .withPanel(graph('Utilisation (top 20)', 'percentunit', [[top(`sum by (device, ifName) (rate(ifHCInOctets{${sel}}[$__rate_interval]) * 8) / sum by (device, ifName) (ifHighSpeed{${sel}} * 1e6 > 0)`), '{{device}} {{ifName}} in']]))
     .withRow(row('Health'))
-    .withPanel(graph('Errors', 'pps', [[`sum by (device, ifName) (${errorsPerSecond})`, '{{device}} {{ifName}}']]))
-    .withPanel(graph('Discards', 'pps', [[`sum by (device, ifName) (rate(ifInDiscards{${sel}}[$__rate_interval]) + rate(ifOutDiscards{${sel}}[$__rate_interval]))`, '{{device}} {{ifName}}']]))
+    .withPanel(graph('Errors (top 20)', 'pps', [[top(`sum by (device, ifName) (${errorsPerSecond})`), '{{device}} {{ifName}}']]))
+    .withPanel(graph('Discards (top 20)', 'pps', [[top(`sum by (device, ifName) (rate(ifInDiscards{${sel}}[$__rate_interval]) + rate(ifOutDiscards{${sel}}[$__rate_interval]))`), '{{device}} {{ifName}}']]))
     .withPanel(list('Interfaces down (admin up)', `ifOperStatus{${sel}} != 1 and on (device, ifIndex) ifAdminStatus{${sel}} == 1`, 24)),
 
   metricsDashboard('helios-device-health', 'Device Health', 'CPU, memory, uptime and reachability of each device.')
-    .withPanel(graph('CPU', 'percent', [[cpu, '{{device}}']]))
-    .withPanel(graph('Memory in use', 'percent', [[memory, '{{device}}']]))
+    .withPanel(graph('CPU (top 20)', 'percent', [[top(cpu), '{{device}}']]))
+    .withPanel(graph('Memory in use (top 20)', 'percent', [[top(memory), '{{device}}']]))
     .withPanel(list('Uptime', `sysUpTime{${sel}} / 100`))
-    .withPanel(graph('Reachability', 'percentunit', [[`avg by (device) (probe_success{${sel}})`, '{{device}}']])),
+    .withPanel(graph('Reachability (worst 20)', 'percentunit', [[worst(`avg by (device) (probe_success{${sel}})`), '{{device}}']])),
 
   metricsDashboard('helios-site-overview', 'Site Overview', 'Each site: devices, traffic, reachability and firing alerts.')
     .withPanel(list('Devices per site', `count by (site) (count by (site, device) (probe_success{module="icmp", ${sel}}))`))
@@ -49,16 +54,16 @@ export const metricsDashboards: dashboard.DashboardBuilder[] = [
     .withPanel(list('Firing alerts per site', `count by (site, severity) (ALERTS{alertstate="firing", ${sel}})`)),
 
   metricsDashboard('helios-latency-reachability', 'Latency & Reachability', 'Synthetic probes (ICMP, TCP, HTTP): success, round-trip and probe times.')
-    .withPanel(graph('Probe success', 'percentunit', [[`avg by (device, module) (probe_success{${sel}})`, '{{device}} {{module}}']]))
-    .withPanel(graph('Probe duration', 's', [[`max by (device, module) (probe_duration_seconds{${sel}})`, '{{device}} {{module}}']]))
-    .withPanel(graph('ICMP round trip', 's', [[`max by (device) (probe_icmp_duration_seconds{phase="rtt", ${sel}})`, '{{device}}']]))
+    .withPanel(graph('Probe success (worst 20)', 'percentunit', [[worst(`avg by (device, module) (probe_success{${sel}})`), '{{device}} {{module}}']]))
+    .withPanel(graph('Probe duration (slowest 20)', 's', [[top(`max by (device, module) (probe_duration_seconds{${sel}})`), '{{device}} {{module}}']]))
+    .withPanel(graph('ICMP round trip (slowest 20)', 's', [[top(`max by (device) (probe_icmp_duration_seconds{phase="rtt", ${sel}})`), '{{device}}']]))
     .withPanel(list('Failing probes', `probe_success{${sel}} == 0`)),
 
   metricsDashboard('helios-bgp-status', 'BGP Status', 'BGP sessions from gNMI: states, changes and established counts.')
     .withPanel(single('Established', 'none', `count(${bgpState}{${sel}} == 6) or vector(0)`))
     .withPanel(single('Not established', 'none', `count(${bgpState}{${sel}} != 6) or vector(0)`))
     .withPanel(list('Sessions (1 idle .. 6 established)', `${bgpState}{${sel}}`, 24))
-    .withPanel(graph('Transitions to Established', 'none', [[`sum by (device, neighbor_neighbor_address) (increase(${bgpTransitions}{${sel}}[$__rate_interval]))`, '{{device}} {{neighbor_neighbor_address}}']], 24)),
+    .withPanel(graph('Transitions to Established (top 20)', 'none', [[top(`sum by (device, neighbor_neighbor_address) (increase(${bgpTransitions}{${sel}}[$__rate_interval]))`), '{{device}} {{neighbor_neighbor_address}}']], 24)),
 
   metricsDashboard('helios-top-talkers-metrics', 'Top Talkers (metrics)', 'The busiest interfaces and devices by interface counters (the flow dashboards break traffic down by conversation).')
     .withPanel(list('Top 10 interfaces by traffic', `topk(10, sum by (device, site, ifName) (rate(ifHCInOctets{${sel}}[$__range]) + rate(ifHCOutOctets{${sel}}[$__range])) * 8)`))

@@ -181,8 +181,8 @@ fn platform(series: &mut impl FnMut(&str, &str, &dyn Fn(i64) -> f64), start: i64
 
 /// 24 hours of metrics for a scaled inventory, following the metric contract, as OpenMetrics text
 /// for `promtool tsdb create-blocks-from openmetrics`: `devices` devices over 6 sites and 3 regions,
-/// 4 interfaces each (over gNMI too for the Juniper half), one sample every 5 minutes, and the
-/// platform's own metrics. Planted facts the panels and every alert rule must show: dev-007 xe-0/0/1
+/// 4 interfaces each (over gNMI too for the Juniper half), one sample every 5 minutes, the
+/// per-interface recording rules' series, and the platform's own metrics. Planted facts the panels and every alert rule must show: dev-007 xe-0/0/1
 /// carries ten times the traffic of any other interface; dev-003 stops answering ping, SNMP and gNMI
 /// for the last 30 minutes; dev-005's CPU runs at 90%, dev-006's memory at 90%; dev-011 xe-0/0/2
 /// errs on 5% of its packets; dev-002's BGP session went down 5 minutes ago; and in the last 30
@@ -268,6 +268,15 @@ fn backfill(devices: usize, end: i64) -> String {
             series("ifOperStatus", &iface, &|_| if i == 4 && d % 9 == 0 { 2.0 } else { 1.0 });
             series("ifAdminStatus", &iface, &|_| 1.0);
             series("ifHighSpeed", &iface, &|_| 10_000.0);
+            // The per-interface recording rules' series, as the rules record them from the counters
+            // above (constant rates: the values are exact).
+            let recorded = format!(r#"{fr018},ifName="xe-0/0/{i}""#);
+            let in_errors = if erring { bps / 8.0 / 1000.0 * 0.05 } else { (d % 5) as f64 };
+            series("helios:interface_in_bps:rate5m", &recorded, &|_| bps);
+            series("helios:interface_out_bps:rate5m", &recorded, &|_| bps / 2.0);
+            series("helios:interface_errors:rate5m", &recorded, &|_| in_errors + 0.1);
+            series("helios:interface_discards:rate5m", &recorded, &|_| 0.3);
+            series("helios:interface_in_utilisation:ratio5m", &recorded, &|_| bps / 1e10);
             if vendor == "juniper" {
                 // The Juniper half also streams its counters over gNMI.
                 let gnmi = format!(r#"{fr018},job="gnmic",source="{device}",interface_name="xe-0/0/{i}""#);

@@ -14,7 +14,7 @@
 //! use), and only from exporters holding more than their share (the bound divided by the exporters
 //! held); a source full of its own templates makes room among its own; when every source slot is
 //! taken, the sources data has not used for [`RECENT_USE_S`] go first. Evictions go in batches of a
-//! sixteenth of the bound, so a flood against a full cache costs one scan per batch, not one per
+//! sixteenth of what is held, so a flood against a full cache costs one scan per batch, not one per
 //! template.
 
 use std::net::IpAddr;
@@ -204,7 +204,7 @@ impl TemplateCache {
         if self.templates >= self.limits.max_templates || self.bytes + tpl.bytes() > self.limits.max_bytes {
             self.purge_when_full(now_s);
             if self.templates >= self.limits.max_templates || self.bytes + tpl.bytes() > self.limits.max_bytes {
-                self.evict_over_share(key.exporter, tpl.bytes());
+                self.evict_over_share(&key, tpl.bytes());
             }
             if self.templates >= self.limits.max_templates || self.bytes + tpl.bytes() > self.limits.max_bytes {
                 return Err(Reason::TemplateLimit);
@@ -228,11 +228,13 @@ impl TemplateCache {
         }
     }
 
-    /// Makes room for `needed` bytes and one template of `requester`: evicts the least recently used
-    /// templates of the exporters holding more than their share — and the requester's own, when it
-    /// holds its share already — a sixteenth of the bound at a time, never taking another exporter
-    /// below its share.
-    fn evict_over_share(&mut self, requester: IpAddr, needed: usize) {
+    /// Makes room for `needed` bytes and one template of the source `requesting`: evicts the least
+    /// recently used templates of the exporters holding more than their share — and the requester's
+    /// own, when it holds its share already — a sixteenth of what is held at a time, never taking
+    /// another exporter below its share. The requesting source stays, with its option data, even if
+    /// none of its templates does.
+    fn evict_over_share(&mut self, requesting: &SourceKey, needed: usize) {
+        let requester = requesting.exporter;
         let mut held: FxHashMap<IpAddr, (usize, usize)> = FxHashMap::default();
         for (k, s) in &self.sources {
             let e = held.entry(k.exporter).or_default();
@@ -256,7 +258,7 @@ impl TemplateCache {
             })
             .collect();
         candidates.sort_unstable_by_key(|c| (c.0, c.1));
-        let batch = (self.limits.max_templates / 16).max(1);
+        let batch = (self.templates / 16).max(1);
         let mut count = 0;
         for (_, _, key, id, bytes) in candidates {
             let done = count >= batch
@@ -279,7 +281,7 @@ impl TemplateCache {
                 count += 1;
             }
         }
-        self.sources.retain(|_, s| !s.templates.is_empty());
+        self.sources.retain(|k, s| !s.templates.is_empty() || k == requesting);
     }
 
     /// Makes room for a source: evicts the sources data has not used for [`RECENT_USE_S`], least

@@ -9,9 +9,11 @@ const row = (title: string) => new dashboard.RowBuilder(title);
 // most of what a query returns (perf/README.md, SC-004).
 const top = (expr: string) => `topk(20, ${expr})`;
 const worst = (expr: string) => `bottomk(20, ${expr})`;
-const inBps = `sum by (device, ifName) (rate(ifHCInOctets{${sel}}[$__rate_interval])) * 8`;
-const outBps = `sum by (device, ifName) (rate(ifHCOutOctets{${sel}}[$__rate_interval])) * 8`;
-const errorsPerSecond = `rate(ifInErrors{${sel}}[$__rate_interval]) + rate(ifOutErrors{${sel}}[$__rate_interval])`;
+// Per-interface rates come recorded (files/rules/helios-interfaces.rules.yaml): a day's graph of a
+// Large inventory reads them instead of evaluating rate() over every counter at every step.
+const inBps = `helios:interface_in_bps:rate5m{${sel}}`;
+const outBps = `helios:interface_out_bps:rate5m{${sel}}`;
+const errorsPerSecond = `helios:interface_errors:rate5m{${sel}}`;
 const bgpState = 'gnmic_network_instances_network_instance_protocols_protocol_bgp_neighbors_neighbor_state_session_state';
 const bgpTransitions = 'gnmic_network_instances_network_instance_protocols_protocol_bgp_neighbors_neighbor_state_established_transitions';
 const cpu = `avg by (device) (hrProcessorLoad{${sel}}) or avg by (device) (gnmic_components_component_cpu_utilization_state_instant{${sel}})`;
@@ -24,8 +26,8 @@ export const metricsDashboards: dashboard.DashboardBuilder[] = [
     .withPanel(single('BGP sessions established', 'none', `count(${bgpState}{${sel}} == 6)`))
     .withPanel(single('BGP sessions not established', 'none', `count(${bgpState}{${sel}} != 6) or vector(0)`))
     .withPanel(graph('Interface utilisation (all interfaces)', 'percentunit', [
-      [`sum(rate(ifHCInOctets{${sel}}[$__rate_interval]) * 8) / sum(ifHighSpeed{${sel}} * 1e6)`, 'in'],
-      [`sum(rate(ifHCOutOctets{${sel}}[$__rate_interval]) * 8) / sum(ifHighSpeed{${sel}} * 1e6)`, 'out'],
+      [`sum(${inBps}) / (sum(ifHighSpeed{${sel}}) * 1e6)`, 'in'],
+      [`sum(${outBps}) / (sum(ifHighSpeed{${sel}}) * 1e6)`, 'out'],
     ]))
     .withPanel(list('Top 10 interfaces by errors', `topk(10, sum by (device, site, ifName) (${errorsPerSecond}))`))
     .withPanel(graph('Device availability by site', 'percentunit', [[`avg by (site) (probe_success{module="icmp", ${sel}})`, '{{site}}']], 24)),
@@ -35,10 +37,10 @@ export const metricsDashboards: dashboard.DashboardBuilder[] = [
     .withPanel(graph('Received (top 20)', 'bps', [[top(inBps), '{{device}} {{ifName}}']]))
     .withPanel(graph('Sent (top 20)', 'bps', [[top(outBps), '{{device}} {{ifName}}']]))
     .withPanel(graph('Received (gNMI, top 20)', 'bps', [[top(`sum by (device, interface_name) (rate(gnmic_interfaces_interface_state_counters_in_octets{${sel}}[$__rate_interval])) * 8`), '{{device}} {{interface_name}}']]))
-    .withPanel(graph('Utilisation (top 20)', 'percentunit', [[top(`sum by (device, ifName) (rate(ifHCInOctets{${sel}}[$__rate_interval]) * 8) / sum by (device, ifName) (ifHighSpeed{${sel}} * 1e6 > 0)`), '{{device}} {{ifName}} in']]))
+    .withPanel(graph('Utilisation (top 20)', 'percentunit', [[top(`helios:interface_in_utilisation:ratio5m{${sel}}`), '{{device}} {{ifName}} in']]))
     .withRow(row('Health'))
-    .withPanel(graph('Errors (top 20)', 'pps', [[top(`sum by (device, ifName) (${errorsPerSecond})`), '{{device}} {{ifName}}']]))
-    .withPanel(graph('Discards (top 20)', 'pps', [[top(`sum by (device, ifName) (rate(ifInDiscards{${sel}}[$__rate_interval]) + rate(ifOutDiscards{${sel}}[$__rate_interval]))`), '{{device}} {{ifName}}']]))
+    .withPanel(graph('Errors (top 20)', 'pps', [[top(errorsPerSecond), '{{device}} {{ifName}}']]))
+    .withPanel(graph('Discards (top 20)', 'pps', [[top(`helios:interface_discards:rate5m{${sel}}`), '{{device}} {{ifName}}']]))
     .withPanel(list('Interfaces down (admin up)', `ifOperStatus{${sel}} != 1 and on (device, ifIndex) ifAdminStatus{${sel}} == 1`, 24)),
 
   metricsDashboard('helios-device-health', 'Device Health', 'CPU, memory, uptime and reachability of each device.')
@@ -49,7 +51,7 @@ export const metricsDashboards: dashboard.DashboardBuilder[] = [
 
   metricsDashboard('helios-site-overview', 'Site Overview', 'Each site: devices, traffic, reachability and firing alerts.')
     .withPanel(list('Devices per site', `count by (site) (count by (site, device) (probe_success{module="icmp", ${sel}}))`))
-    .withPanel(graph('Traffic per site', 'bps', [[`sum by (site) (rate(ifHCInOctets{${sel}}[$__rate_interval]) + rate(ifHCOutOctets{${sel}}[$__rate_interval])) * 8`, '{{site}}']]))
+    .withPanel(graph('Traffic per site', 'bps', [[`sum by (site) (${inBps}) + sum by (site) (${outBps})`, '{{site}}']]))
     .withPanel(graph('Reachability per site', 'percentunit', [[`avg by (site) (probe_success{module="icmp", ${sel}})`, '{{site}}']]))
     .withPanel(list('Firing alerts per site', `count by (site, severity) (ALERTS{alertstate="firing", ${sel}})`)),
 

@@ -62,26 +62,23 @@ fn data_without_template() -> Vec<u8> {
     d
 }
 
-#[test]
-fn decode_errors_reach_the_metrics_within_seconds_with_kafka_only_outputs() {
+/// helios-flowd with Kafka as its only output (no broker answers: no row is ever flushed) and
+/// `sets` besides; its UDP address and the running service.
+fn kafka_only_flowd(sets: &[&str]) -> (SocketAddr, helios_testkit::Service) {
     let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let udp = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let args: Vec<String> = [
-        "--listen",
-        &udp.to_string(),
-        "--http",
-        &http.to_string(),
-        "--set",
-        "outputs.clickhouse=false",
-        "--set",
-        "outputs.kafka_raw=true",
-        "--set",
-        "kafka.brokers=127.0.0.1:9",
-    ]
-    .map(String::from)
-    .into();
+    let mut args: Vec<String> = ["--listen", &udp.to_string(), "--http", &http.to_string()].map(String::from).into();
+    for set in ["outputs.clickhouse=false", "outputs.kafka_raw=true", "kafka.brokers=127.0.0.1:9"].iter().chain(sets) {
+        args.extend(["--set".to_owned(), (*set).to_owned()]);
+    }
     let service = helios_testkit::Service::start(env!("CARGO_BIN_EXE_helios-flowd"), &args, http);
     service.wait_for(&["/healthz"], Duration::from_secs(30));
+    (udp, service)
+}
+
+#[test]
+fn decode_errors_reach_the_metrics_within_seconds_with_kafka_only_outputs() {
+    let (udp, service) = kafka_only_flowd(&[]);
     let sender = UdpSocket::bind("127.0.0.1:0").expect("bind");
     for _ in 0..25 {
         sender.send_to(&data_without_template(), udp).expect("send");
@@ -108,28 +105,7 @@ fn empty_v5() -> Vec<u8> {
 
 #[test]
 fn per_exporter_series_are_capped_for_the_whole_process() {
-    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let udp = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let args: Vec<String> = [
-        "--listen",
-        &udp.to_string(),
-        "--http",
-        &http.to_string(),
-        "--set",
-        "workers=2",
-        "--set",
-        "max_exporter_series=3",
-        "--set",
-        "outputs.clickhouse=false",
-        "--set",
-        "outputs.kafka_raw=true",
-        "--set",
-        "kafka.brokers=127.0.0.1:9",
-    ]
-    .map(String::from)
-    .into();
-    let service = helios_testkit::Service::start(env!("CARGO_BIN_EXE_helios-flowd"), &args, http);
-    service.wait_for(&["/healthz"], Duration::from_secs(30));
+    let (udp, service) = kafka_only_flowd(&["workers=2", "max_exporter_series=3"]);
     // Twenty "exporters" (loopback answers on all of 127/8), each from several ports so the kernel
     // spreads them over both workers.
     for host in 2..22u8 {
